@@ -1,0 +1,329 @@
+"""TSM video classifiers: the offline model (a clip in, class logits out) and its streaming
+form (one frame plus named shift caches in, logits plus new caches out)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from tsm_tf.layers import AverageConsensus, FoldTime, StatefulTemporalShift, UnfoldTime
+from tsm_tf.layers.shift import check_num_segments, check_shift_args
+from tsm_tf.models.blocks import SHIFT_MODES, SHIFT_PLACES, ShiftPlan
+from tsm_tf.models.mobilenet_v2 import mobilenet_v2_backbone
+from tsm_tf.models.resnet import RESNET_LAYOUTS, default_shift_every, resnet_backbone
+
+ARCHITECTURES = (*RESNET_LAYOUTS, "mobilenetv2")
+
+
+def _input_hw(input_size) -> tuple[int, int]:
+    if isinstance(input_size, int) and not isinstance(input_size, bool):
+        size = (input_size, input_size)
+    else:
+        size = tuple(input_size)
+    if len(size) != 2 or not all(isinstance(v, int) and v >= 32 for v in size):
+        raise ValueError(
+            "`input_size` must be an int or (height, width), each >= 32. "
+            f"Received: input_size={input_size!r}"
+        )
+    return size
+
+
+def _check_choice(argument: str, value, accepted) -> None:
+    if value not in accepted:
+        raise ValueError(f"`{argument}` must be one of {tuple(accepted)}. Received: {value!r}")
+
+
+def validate_config(
+    arch, num_classes, num_segments, shift, shift_div, shift_place, temporal_pool, non_local,
+    dropout, width_mult,
+) -> None:
+    """Raise ``ValueError`` naming the argument and the accepted values."""
+    _check_choice("arch", arch, ARCHITECTURES)
+    _check_choice("shift", shift, SHIFT_MODES)
+    _check_choice("shift_place", shift_place, SHIFT_PLACES)
+    check_num_segments(num_segments)
+    check_shift_args(shift_div)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"`num_classes` must be a positive integer. Received: {num_classes!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+    if non_local and arch not in ("resnet50", "resnet101"):
+        raise ValueError(
+            "`non_local` blocks exist for arch in ('resnet50', 'resnet101') only. "
+            f"Received: arch={arch!r}"
+        )
+    if arch != "mobilenetv2" and width_mult != 1.0:
+        raise ValueError(f"`width_mult` applies to mobilenetv2 only. Received: arch={arch!r}")
+    if temporal_pool and arch == "mobilenetv2":
+        raise ValueError("`temporal_pool` is defined for ResNet backbones only.")
+    if temporal_pool and num_segments < 2:
+        raise ValueError("`temporal_pool` halves time and needs num_segments >= 2.")
+
+
+def _build_trunk(frames, config: dict, plan: ShiftPlan):
+    """Backbone + per-frame head: frames ``[B, H, W, 3]`` -> per-frame logits ``[B, K]``."""
+    arch = config["arch"]
+    if arch == "mobilenetv2":
+        features, segments = mobilenet_v2_backbone(
+            frames, plan, config["num_segments"], width_mult=config["width_mult"]
+        )
+    else:
+        features, segments = resnet_backbone(
+            frames, arch, plan, config["num_segments"],
+            shift_every=config["shift_every"] or default_shift_every(arch),
+            temporal_pool=config["temporal_pool"],
+            non_local=config["non_local"],
+        )
+    pooled = keras.layers.GlobalAveragePooling2D(name="avgpool")(features)  # [B, C]
+    pooled = keras.layers.Dropout(config["dropout"], name="dropout")(pooled)
+    logits = keras.layers.Dense(
+        config["num_classes"],
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+        bias_initializer="zeros",
+        name="fc",
+    )(pooled)
+    return logits, segments
+
+
+@keras.saving.register_keras_serializable(package="tsm_tf")
+class TSM(keras.Model):
+    """A TSM (or, with ``shift="none"``, TSN) video classifier.
+
+    Input: clips ``[N, T, H, W, 3]``, RGB normalised with the ImageNet mean and std.
+    Output: class logits ``[N, num_classes]``, the average of the per-frame logits
+    (``frame_logits_model()`` exposes those, ``[N, T', num_classes]``).
+
+    Args:
+        arch: backbone, one of ``ARCHITECTURES``.
+        num_classes: classifier outputs.
+        num_segments: frames per clip, T.
+        shift: ``"bidirectional"`` (offline TSM), ``"unidirectional"`` (online TSM, can be
+            streamed frame by frame), ``"none"`` (TSN baseline, same parameters).
+        shift_div: ``C // shift_div`` channels move each way.
+        shift_place: ``"blockres"`` (residual shift, default) or ``"block"`` (in-place).
+        shift_every: shift every n-th block of each ResNet stage; ``None`` follows the
+            reference (every other block for ResNet-101, else every block).
+        temporal_pool: ResNet only: max-pool over time after layer1 (T' = T / 2).
+        non_local: ResNet-50/101 only: non-local blocks after layer2 blocks 0, 2 and
+            layer3 blocks 0, 2, 4.
+        dropout: before the classifier.
+        input_size: ``int`` or ``(height, width)``.
+        width_mult: MobileNetV2 width multiplier.
+        batch_size: fix the batch dimension (TFLite export); ``None`` keeps it dynamic.
+
+    Example:
+        >>> model = TSM("resnet18", num_classes=10, num_segments=4, input_size=64)
+        >>> clips = np.zeros((2, 4, 64, 64, 3), "float32")
+        >>> model.predict(clips, verbose=0).shape
+        (2, 10)
+    """
+
+    def __init__(
+        self,
+        arch: str = "resnet50",
+        num_classes: int = 400,
+        num_segments: int = 8,
+        shift: str = "bidirectional",
+        shift_div: int = 8,
+        shift_place: str = "blockres",
+        shift_every: int | None = None,
+        temporal_pool: bool = False,
+        non_local: bool = False,
+        dropout: float = 0.5,
+        input_size=224,
+        width_mult: float = 1.0,
+        batch_size: int | None = None,
+        **kwargs,
+    ):
+        validate_config(arch, num_classes, num_segments, shift, shift_div, shift_place,
+                        temporal_pool, non_local, dropout, width_mult)
+        height, width = _input_hw(input_size)
+        config = dict(
+            arch=arch, num_classes=num_classes, num_segments=num_segments, shift=shift,
+            shift_div=shift_div, shift_place=shift_place, shift_every=shift_every,
+            temporal_pool=temporal_pool, non_local=non_local, dropout=dropout,
+            input_size=(height, width), width_mult=width_mult, batch_size=batch_size,
+        )
+        plan = ShiftPlan(shift=shift, shift_div=shift_div, shift_place=shift_place)
+
+        clips = keras.Input((num_segments, height, width, 3), batch_size=batch_size, name="video")
+        frames = FoldTime(name="fold_time")(clips)  # [N*T, H, W, 3]
+        logits, segments = _build_trunk(frames, config, plan)  # [N*T', K]
+        per_frame = UnfoldTime(segments, name="frame_logits")(logits)
+        outputs = AverageConsensus(name="consensus", dtype="float32")(per_frame)  # [N, K]
+        kwargs.setdefault("name", f"tsm_{arch}" if shift != "none" else f"tsn_{arch}")
+        super().__init__(inputs=clips, outputs=outputs, **kwargs)
+        self._tsm_config = config
+
+    @property
+    def tsm_config(self) -> dict:
+        """The constructor arguments that define the architecture (a copy)."""
+        return dict(self._tsm_config)
+
+    def frame_logits_model(self) -> keras.Model:
+        """A model sharing these weights whose output is the per-frame logits ``[N, T', K]``."""
+        return keras.Model(self.inputs, self.get_layer("frame_logits").output,
+                           name=f"{self.name}_frame_logits")
+
+    def get_config(self):
+        config = self.tsm_config
+        config["input_size"] = list(config["input_size"])
+        config.update(name=self.name, trainable=self.trainable)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="tsm_tf")
+class StreamingTSM(keras.Model):
+    """The frame-by-frame form of a uni-directional TSM (the online model).
+
+    Functional form (``stateful=False``, what TFLite and the Android app use): inputs are a dict
+    ``{"image": [B, H, W, 3], "state_<shift layer>": cache, ...}``, outputs
+    ``{"logits": [B, K], "state_<shift layer>": new cache, ...}``. Start a video with
+    ``init_states()`` and feed each frame's returned states to the next frame.
+
+    Stateful form (``stateful=True``): input the image, output logits; the caches live in
+    non-trainable variables, ``reset_states()`` starts a new video.
+
+    Build it from a trained model with ``StreamingTSM.from_model(model)``: same weights, and
+    frame t's logits equal the offline model's per-frame logits of frame t.
+
+    Example:
+        >>> offline = TSM("mobilenetv2", num_classes=5, num_segments=4, shift="unidirectional",
+        ...               input_size=64)
+        >>> online = StreamingTSM.from_model(offline)
+        >>> states = online.init_states()
+        >>> frame = np.zeros((1, 64, 64, 3), "float32")
+        >>> out = online({"image": frame, **states})
+        >>> states = {k: v for k, v in out.items() if k != "logits"}
+    """
+
+    def __init__(
+        self,
+        arch: str = "mobilenetv2",
+        num_classes: int = 400,
+        num_segments: int = 8,
+        shift: str = "unidirectional",
+        shift_div: int = 8,
+        shift_place: str = "blockres",
+        shift_every: int | None = None,
+        temporal_pool: bool = False,
+        non_local: bool = False,
+        dropout: float = 0.0,
+        input_size=224,
+        width_mult: float = 1.0,
+        batch_size: int | None = 1,
+        stateful: bool = False,
+        **kwargs,
+    ):
+        validate_config(arch, num_classes, num_segments, shift, shift_div, shift_place,
+                        temporal_pool, non_local, dropout, width_mult)
+        if shift == "bidirectional":
+            raise ValueError(
+                "A streaming model needs `shift='unidirectional'` (or 'none'): a bi-directional "
+                "shift looks at the next frame, which has not arrived yet. Train an online model "
+                "with shift='unidirectional'."
+            )
+        if temporal_pool or non_local:
+            raise ValueError(
+                "`temporal_pool` and `non_local` mix frames over the whole clip and cannot run "
+                "frame by frame; build the streaming model without them."
+            )
+        batch_size = 1 if batch_size is None else batch_size
+        height, width = _input_hw(input_size)
+        config = dict(
+            arch=arch, num_classes=num_classes, num_segments=num_segments, shift=shift,
+            shift_div=shift_div, shift_place=shift_place, shift_every=shift_every,
+            temporal_pool=False, non_local=False, dropout=dropout,
+            input_size=(height, width), width_mult=width_mult, batch_size=batch_size,
+        )
+        plan = ShiftPlan(shift=shift, shift_div=shift_div, shift_place=shift_place,
+                         streaming=True, stateful=stateful, batch_size=batch_size)
+        image = keras.Input((height, width, 3), batch_size=batch_size, name="image")
+        logits, _ = _build_trunk(image, config, plan)
+        logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+        kwargs.setdefault("name", f"streaming_tsm_{arch}")
+        if stateful:
+            super().__init__(inputs=image, outputs=logits, **kwargs)
+        else:
+            super().__init__(
+                inputs={"image": image, **plan.state_inputs},
+                outputs={"logits": logits, **plan.state_outputs},
+                **kwargs,
+            )
+        self._tsm_config = config
+        self.stateful = stateful
+        self._state_shapes = {k: tuple(v.shape) for k, v in plan.state_inputs.items()}
+
+    @property
+    def tsm_config(self) -> dict:
+        return dict(self._tsm_config)
+
+    @property
+    def state_shapes(self) -> dict[str, tuple]:
+        """Cache name -> shape ``(B, H, W, fold)``, in network order (functional form)."""
+        return dict(self._state_shapes)
+
+    def init_states(self) -> dict[str, np.ndarray]:
+        """Zero caches of the right shapes: the state before the first frame of a video."""
+        return {name: np.zeros(shape, "float32") for name, shape in self._state_shapes.items()}
+
+    def reset_states(self) -> None:
+        """Stateful form: zero every cache variable (start of a new video)."""
+        for layer in self.layers:
+            if isinstance(layer, StatefulTemporalShift):
+                layer.reset_states()
+
+    @classmethod
+    def from_model(cls, model: TSM, *, stateful: bool = False, batch_size: int = 1,
+                   **overrides) -> StreamingTSM:
+        """Build the streaming form of a trained uni-directional ``TSM`` with its weights."""
+        if not isinstance(model, TSM):
+            raise TypeError(f"Expected a tsm_tf TSM model, got {type(model).__name__}.")
+        config = model.tsm_config
+        config.update(batch_size=batch_size, stateful=stateful, **overrides)
+        streaming = cls(**config)
+        copy_weights_by_name(model, streaming)
+        return streaming
+
+    def get_config(self):
+        config = self.tsm_config
+        config["input_size"] = list(config["input_size"])
+        config.update(stateful=self.stateful, name=self.name, trainable=self.trainable)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def copy_weights_by_name(source: keras.Model, target: keras.Model) -> int:
+    """Copy each weighted layer's weights from ``source`` to the same-named layer of ``target``.
+
+    Cache variables of stateful shift layers are skipped (they hold no learned values).
+    Returns the number of layers copied; raises ``ValueError`` on a missing layer or a
+    shape mismatch, never a silent partial copy.
+    """
+    copied = 0
+    for layer in target.layers:
+        if not layer.weights or isinstance(layer, StatefulTemporalShift):
+            continue
+        try:
+            source_layer = source.get_layer(layer.name)
+        except ValueError as error:
+            raise ValueError(
+                f"Layer {layer.name!r} of {target.name!r} has no counterpart in {source.name!r}."
+            ) from error
+        values = source_layer.get_weights()
+        expected = [tuple(w.shape) for w in layer.weights]
+        if [tuple(v.shape) for v in values] != expected:
+            raise ValueError(
+                f"Layer {layer.name!r}: weight shapes {[v.shape for v in values]} in "
+                f"{source.name!r} do not match {expected} in {target.name!r}."
+            )
+        layer.set_weights(values)
+        copied += 1
+    return copied
