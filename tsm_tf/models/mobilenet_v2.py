@@ -66,7 +66,9 @@ def mobilenet_v2_backbone(frames, plan: ShiftPlan, num_segments: int, *, width_m
     x = _relu6(batch_norm(x, name="features_0_1"), "features_0_2")
     index = 1
     for expansion, base_channels, repeats, first_stride in INVERTED_RESIDUAL_SETTINGS:
-        out_channels = make_divisible(base_channels * width_mult) if expansion > 1 else base_channels
+        out_channels = base_channels
+        if expansion > 1:
+            out_channels = make_divisible(base_channels * width_mult)
         for repeat in range(repeats):
             stride = first_stride if repeat == 0 else 1
             x = inverted_residual(

@@ -15,7 +15,9 @@ from tsm_tf.models.tsm import ARCHITECTURES, TSM
 
 FAMILIES = {"tsm": "bidirectional", "tsm_online": "unidirectional", "tsn": "none"}
 _MODEL_NAMES = {
-    f"{family}_{arch}": (arch, shift) for family, shift in FAMILIES.items() for arch in ARCHITECTURES
+    f"{family}_{arch}": (arch, shift)
+    for family, shift in FAMILIES.items()
+    for arch in ARCHITECTURES
 }
 
 
