@@ -8,14 +8,17 @@ import keras
 from tsm_tf.layers import TemporalMaxPool
 from tsm_tf.models.blocks import ShiftPlan, batch_norm, conv2d, non_local_block
 
-# name -> (block type, blocks per stage)
-RESNET_LAYOUTS = {
-    "resnet18": ("basic", (2, 2, 2, 2)),
-    "resnet34": ("basic", (3, 4, 6, 3)),
-    "resnet50": ("bottleneck", (3, 4, 6, 3)),
-    "resnet101": ("bottleneck", (3, 4, 23, 3)),
-}
 STAGE_WIDTHS = (64, 128, 256, 512)
+# name -> (block type, blocks per stage, stage widths; the stem has the first stage's width)
+RESNET_LAYOUTS = {
+    "resnet18": ("basic", (2, 2, 2, 2), STAGE_WIDTHS),
+    "resnet34": ("basic", (3, 4, 6, 3), STAGE_WIDTHS),
+    "resnet50": ("bottleneck", (3, 4, 6, 3), STAGE_WIDTHS),
+    "resnet101": ("bottleneck", (3, 4, 23, 3), STAGE_WIDTHS),
+    # Not from the paper: one basic block per stage, 16-128 channels. For tests and the
+    # embedded synthetic demo, where it trains from scratch in minutes on 2 CPU cores.
+    "resnet_tiny": ("basic", (1, 1, 1, 1), (16, 32, 64, 128)),
+}
 # (stage index, block index) followed by a non-local block: layer2 blocks 0, 2; layer3 0, 2, 4.
 NON_LOCAL_POSITIONS = frozenset({(1, 0), (1, 2), (2, 0), (2, 2), (2, 4)})
 
@@ -26,7 +29,8 @@ def default_shift_every(arch: str) -> int:
 
 
 def resnet_feature_channels(arch: str) -> int:
-    return 512 * (4 if RESNET_LAYOUTS[arch][0] == "bottleneck" else 1)
+    block_type, _, widths = RESNET_LAYOUTS[arch]
+    return widths[-1] * (4 if block_type == "bottleneck" else 1)
 
 
 def _relu(x, name):
@@ -76,17 +80,17 @@ def resnet_backbone(
 
     ``T' = ceil(T / 2)`` with ``temporal_pool`` (max-pool over time after layer1), else ``T``.
     """
-    block_type, stage_blocks = RESNET_LAYOUTS[arch]
+    block_type, stage_blocks, stage_widths = RESNET_LAYOUTS[arch]
     block_fn = bottleneck_block if block_type == "bottleneck" else basic_block
 
-    x = conv2d(frames, 64, 7, 2, name="conv1")
+    x = conv2d(frames, stage_widths[0], 7, 2, name="conv1")
     x = _relu(batch_norm(x, name="bn1"), "relu")
     # Zero padding equals PyTorch's -inf here: the input is post-ReLU (non-negative).
     x = keras.layers.ZeroPadding2D(1, name="maxpool_pad")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name="maxpool")(x)
 
     segments = num_segments
-    for stage, (blocks, width) in enumerate(zip(stage_blocks, STAGE_WIDTHS, strict=True)):
+    for stage, (blocks, width) in enumerate(zip(stage_blocks, stage_widths, strict=True)):
         if stage == 1 and temporal_pool:
             pool = TemporalMaxPool(segments, name="temporal_pool")
             x = pool(x)
