@@ -1,0 +1,161 @@
+"""Clip-level spatial transforms on uint8 frame stacks ``[T, H, W, 3]`` (numpy + OpenCV).
+
+One random draw per clip (every frame gets the same crop and flip), as in the reference.
+
+- Training: multi-scale crop (crop side = short side x one of 1, .875, .75, .66, width and
+  height chosen independently with at most one step of aspect distortion, crop sides within
+  3 px of the input size snapped to it, 13 fixed positions), resized to the input size;
+  optional horizontal flip.
+- Evaluation: resize the short side to ``scale_size`` then a centre crop; 3 crops
+  (left/centre/right along the long side); ``full_res`` crops ``scale_size`` squares.
+
+Example:
+    >>> rng = np.random.default_rng(0)
+    >>> clip = np.zeros((8, 256, 340, 3), np.uint8)
+    >>> train_transform(clip, 224, rng)[0].shape
+    (8, 224, 224, 3)
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def fixed_crop_offsets(
+    image_w: int, image_h: int, crop_w: int, crop_h: int, more_fix_crop: bool = True
+) -> list[tuple[int, int]]:
+    """The 5 (or 13 with ``more_fix_crop``) fixed crop positions ``(x, y)``."""
+    ws = (image_w - crop_w) // 4
+    hs = (image_h - crop_h) // 4
+    grid = [(0, 0), (4, 0), (0, 4), (4, 4), (2, 2)]  # corners + centre, in step units
+    if more_fix_crop:
+        grid += [(0, 2), (4, 2), (2, 4), (2, 0), (1, 1), (3, 1), (1, 3), (3, 3)]
+    return [(gx * ws, gy * hs) for gx, gy in grid]
+
+
+def multiscale_crop_sizes(
+    image_w: int,
+    image_h: int,
+    input_size: int | tuple[int, int],
+    scales: tuple[float, ...] = MULTISCALE_SCALES,
+    max_distort: int = 1,
+) -> list[tuple[int, int]]:
+    """All allowed ``(crop_w, crop_h)`` pairs of the multi-scale crop."""
+    in_w, in_h = (input_size, input_size) if isinstance(input_size, int) else input_size
+    base = min(image_w, image_h)
+    sizes = [int(base * s) for s in scales]
+    hs = [in_h if abs(s - in_h) < 3 else s for s in sizes]
+    ws = [in_w if abs(s - in_w) < 3 else s for s in sizes]
+    return [(w, h) for i, h in enumerate(hs) for j, w in enumerate(ws) if abs(i - j) <= max_distort]
+
+
+def multiscale_crop_box(
+    image_w: int,
+    image_h: int,
+    input_size: int | tuple[int, int],
+    rng: np.random.Generator,
+    scales: tuple[float, ...] = MULTISCALE_SCALES,
+    max_distort: int = 1,
+) -> tuple[int, int, int, int]:
+    """Random multi-scale crop ``(x, y, w, h)``."""
+    pairs = multiscale_crop_sizes(image_w, image_h, input_size, scales, max_distort)
+    w, h = pairs[int(rng.integers(len(pairs)))]
+    offsets = fixed_crop_offsets(image_w, image_h, w, h, more_fix_crop=True)
+    x, y = offsets[int(rng.integers(len(offsets)))]
+    return x, y, w, h
+
+
+def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    if img.shape[1] == w and img.shape[0] == h:
+        return img
+    shrink = w < img.shape[1] and h < img.shape[0]
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def crop_resize(frames: np.ndarray, box: tuple[int, int, int, int], out_w: int, out_h: int
+                ) -> np.ndarray:
+    """Crop ``box = (x, y, w, h)`` from every frame and resize it. ``[T,H,W,C] -> [T,oh,ow,C]``."""
+    x, y, w, h = box
+    return np.stack([_resize(f[y:y + h, x:x + w], out_w, out_h) for f in frames])
+
+
+def short_side_size(image_w: int, image_h: int, size: int) -> tuple[int, int]:
+    """``(w, h)`` with the short side ``size`` (long side truncated, as torchvision does)."""
+    if image_w <= image_h:
+        return size, int(size * image_h / image_w)
+    return int(size * image_w / image_h), size
+
+
+def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
+    """Resize every frame so its short side is ``size``. ``[T,H,W,C] -> [T,H',W',C]``."""
+    h, w = frames.shape[1:3]
+    nw, nh = short_side_size(w, h, size)
+    if (nw, nh) == (w, h):
+        return frames
+    return np.stack([_resize(f, nw, nh) for f in frames])
+
+
+def center_crop_box(image_w: int, image_h: int, crop: int) -> tuple[int, int, int, int]:
+    """Centre ``crop x crop`` box ``(x, y, w, h)`` (rounded like torchvision's CenterCrop)."""
+    x = int(round((image_w - crop) / 2.0))
+    y = int(round((image_h - crop) / 2.0))
+    return max(x, 0), max(y, 0), crop, crop
+
+
+def three_crop_boxes(image_w: int, image_h: int, crop: int) -> list[tuple[int, int, int, int]]:
+    """Left, right and centre crops along the long side, vertically centred (full-res test)."""
+    ws = (image_w - crop) // 4
+    hs = (image_h - crop) // 4
+    return [(0, 2 * hs, crop, crop), (4 * ws, 2 * hs, crop, crop), (2 * ws, 2 * hs, crop, crop)]
+
+
+def train_transform(
+    frames: np.ndarray,
+    input_size: int,
+    rng: np.random.Generator,
+    allow_flip: bool = True,
+    scales: tuple[float, ...] = MULTISCALE_SCALES,
+) -> tuple[np.ndarray, bool]:
+    """Multi-scale crop + resize (+ random flip). ``[T,H,W,3] -> [T,S,S,3]``, flipped."""
+    h, w = frames.shape[1:3]
+    box = multiscale_crop_box(w, h, input_size, rng, scales)
+    out = crop_resize(frames, box, input_size, input_size)
+    flipped = bool(allow_flip and rng.random() < 0.5)
+    if flipped:
+        out = out[:, :, ::-1]
+    return out, flipped
+
+
+def eval_transform(
+    frames: np.ndarray,
+    input_size: int,
+    scale_size: int | None = None,
+    num_crops: int = 1,
+    full_res: bool = False,
+) -> np.ndarray:
+    """Resize the short side, then 1 centre crop or 3 crops. ``[T,H,W,3] -> [crops,T,S,S,3]``.
+
+    ``S`` is ``input_size``, or ``scale_size`` with ``full_res`` (as the reference test).
+    """
+    scale = scale_size or input_size * 256 // 224
+    crop = scale if full_res else input_size
+    frames = resize_short_side(frames, scale)
+    h, w = frames.shape[1:3]
+    if num_crops == 1:
+        boxes = [center_crop_box(w, h, crop)]
+    elif num_crops == 3:
+        boxes = three_crop_boxes(w, h, crop)
+    else:
+        raise ValueError(f"num_crops must be 1 or 3. Received: num_crops={num_crops}")
+    return np.stack([crop_resize(frames, b, crop, crop) for b in boxes])
+
+
+def normalize(clips: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 ImageNet-normalised (numpy version of the pipeline's last step)."""
+    x = clips.astype(np.float32) / 255.0
+    return (x - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
