@@ -79,23 +79,35 @@ def temporal_shift(x, num_segments: int, shift_div: int = 8, direction: str = "b
     return ops.reshape(shifted, (-1, height, width, channels))  # [N*T, H, W, C]
 
 
-def streaming_shift(x, cache, shift_div: int = 8):
-    """One frame of the uni-directional shift with an explicit cache.
+def streaming_shift(x, cache, shift_div: int = 8, num_frames: int = 1):
+    """The uni-directional shift for the next ``num_frames`` frames, with an explicit cache.
 
     Args:
-        x: the current frame's activations ``[B, H, W, C]``.
-        cache: channels ``[0, fold)`` of the previous frame, ``[B, H, W, fold]``
-            (zeros before the first frame).
+        x: activations of the next frames, ``[B*K, H, W, C]`` with ``K = num_frames``
+            (``[B, H, W, C]`` for one frame at a time).
+        cache: channels ``[0, fold)`` of the frame before them, ``[B, H, W, fold]``
+            (zeros before the first frame of a video).
         shift_div: as in ``TemporalShift``.
+        num_frames: K, frames per step (1 for frame-by-frame streaming).
 
     Returns:
-        ``(y, new_cache)``: ``y`` is ``x`` with channels ``[0, fold)`` taken from the cache,
-        ``new_cache`` holds channels ``[0, fold)`` of ``x`` for the next frame.
+        ``(y, new_cache)``: ``y`` equals the offline uni-directional shift of the whole video
+        restricted to these frames; ``new_cache`` holds channels ``[0, fold)`` of the last frame.
     """
-    fold = shift_fold(x.shape[-1], shift_div)
+    channels = x.shape[-1]
+    fold = shift_fold(channels, shift_div)
     if fold == 0:
         return x, cache
-    return ops.concatenate([cache, x[..., fold:]], axis=-1), x[..., :fold]
+    if num_frames == 1:  # the common case, kept to two ops for TFLite
+        return ops.concatenate([cache, x[..., fold:]], axis=-1), x[..., :fold]
+    dynamic_shape = ops.shape(x)
+    height, width = dynamic_shape[1], dynamic_shape[2]
+    clips = ops.reshape(x, (-1, num_frames, height * width, channels))  # [B, K, H*W, C]
+    previous = ops.reshape(cache, (-1, 1, height * width, fold))  # [B, 1, H*W, fold]
+    past = ops.concatenate([previous, clips[:, :-1, :, :fold]], axis=1)  # [B, K, H*W, fold]
+    shifted = ops.concatenate([past, clips[:, :, :, fold:]], axis=-1)  # [B, K, H*W, C]
+    new_cache = ops.reshape(clips[:, -1, :, :fold], (-1, height, width, fold))  # [B, H, W, fold]
+    return ops.reshape(shifted, (-1, height, width, channels)), new_cache
 
 
 @keras.saving.register_keras_serializable(package="tsm_tf")
@@ -146,7 +158,8 @@ class TemporalShift(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tsm_tf")
 class StreamingTemporalShift(keras.layers.Layer):
-    """Uni-directional shift for one frame, cache passed in and out: ``(x, cache) -> (y, cache)``.
+    """Uni-directional shift for the next frame(s), cache passed in and out:
+    ``(x, cache) -> (y, new_cache)``. ``num_frames`` frames per call (default 1).
 
     This is the form TFLite, the Edge TPU and the Android app use: the cache is an ordinary
     model input and output, so it survives into the TFLite signature under a stable name.
@@ -159,27 +172,30 @@ class StreamingTemporalShift(keras.layers.Layer):
         ((1, 7, 7, 64), (1, 7, 7, 8))
     """
 
-    def __init__(self, shift_div: int = 8, **kwargs):
+    def __init__(self, shift_div: int = 8, num_frames: int = 1, **kwargs):
         super().__init__(**kwargs)
         check_shift_args(shift_div)
+        check_num_segments(num_frames)
         self.shift_div = shift_div
+        self.num_frames = num_frames
 
     def call(self, frame, cache):
-        return streaming_shift(frame, cache, self.shift_div)
+        return streaming_shift(frame, cache, self.shift_div, self.num_frames)
 
     def compute_output_shape(self, frame_shape, cache_shape):
         return tuple(frame_shape), tuple(cache_shape)
 
     def get_config(self):
         config = super().get_config()
-        config.update(shift_div=self.shift_div)
+        config.update(shift_div=self.shift_div, num_frames=self.num_frames)
         return config
 
 
 @keras.saving.register_keras_serializable(package="tsm_tf")
 class StatefulTemporalShift(keras.layers.Layer):
-    """Uni-directional shift for one frame that keeps its cache in a non-trainable variable.
+    """Uni-directional shift that keeps its cache in a non-trainable variable.
 
+    Input: the next ``num_frames`` frames of ``batch_size`` videos, ``[batch_size*K, H, W, C]``.
     Each call returns the frame with channels ``[0, fold)`` from the previous call and stores
     this frame's ``[0, fold)`` channels. ``reset_states()`` zeroes the cache (a new video).
     The batch size is fixed at construction (the variable has a static shape).
@@ -192,13 +208,15 @@ class StatefulTemporalShift(keras.layers.Layer):
         >>> layer.reset_states()
     """
 
-    def __init__(self, shift_div: int = 8, batch_size: int = 1, **kwargs):
+    def __init__(self, shift_div: int = 8, batch_size: int = 1, num_frames: int = 1, **kwargs):
         super().__init__(**kwargs)
         check_shift_args(shift_div)
+        check_num_segments(num_frames)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer. Received: {batch_size!r}")
         self.shift_div = shift_div
         self.batch_size = batch_size
+        self.num_frames = num_frames
         self.cache = None
 
     def build(self, input_shape):
@@ -221,7 +239,7 @@ class StatefulTemporalShift(keras.layers.Layer):
         if self.cache.shape[-1] == 0:
             return inputs
         previous = ops.cast(self.cache, inputs.dtype)
-        outputs, new_cache = streaming_shift(inputs, previous, self.shift_div)
+        outputs, new_cache = streaming_shift(inputs, previous, self.shift_div, self.num_frames)
         self.cache.assign(ops.cast(new_cache, self.cache.dtype))
         return outputs
 
@@ -235,5 +253,7 @@ class StatefulTemporalShift(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(shift_div=self.shift_div, batch_size=self.batch_size)
+        config.update(
+            shift_div=self.shift_div, batch_size=self.batch_size, num_frames=self.num_frames
+        )
         return config

@@ -80,6 +80,7 @@ class ShiftPlan:
     streaming: bool = False
     stateful: bool = False
     batch_size: int = 1
+    frames_per_step: int = 1
     state_inputs: dict = field(default_factory=dict)
     state_outputs: dict = field(default_factory=dict)
 
@@ -91,13 +92,16 @@ class ShiftPlan:
         if not self.streaming:
             return TemporalShift(num_segments, self.shift_div, self.shift, name=name)(x)
         if self.stateful:
-            return StatefulTemporalShift(self.shift_div, self.batch_size, name=name)(x)
+            return StatefulTemporalShift(
+                self.shift_div, self.batch_size, self.frames_per_step, name=name
+            )(x)
         fold = shift_fold(x.shape[-1], self.shift_div)
         key = state_name(name)
         cache = keras.Input(
             shape=(x.shape[1], x.shape[2], fold), batch_size=self.batch_size, name=key
         )
-        shifted, new_cache = StreamingTemporalShift(self.shift_div, name=name)(x, cache)
+        layer = StreamingTemporalShift(self.shift_div, self.frames_per_step, name=name)
+        shifted, new_cache = layer(x, cache)
         self.state_inputs[key] = cache
         self.state_outputs[key] = new_cache
         return shifted

@@ -184,6 +184,8 @@ class StreamingTSM(keras.Model):
     ``{"image": [B, H, W, 3], "state_<shift layer>": cache, ...}``, outputs
     ``{"logits": [B, K], "state_<shift layer>": new cache, ...}``. Start a video with
     ``init_states()`` and feed each frame's returned states to the next frame.
+    With ``frames_per_step=F > 1`` the model takes F frames per call: input ``"video"``
+    ``[B, F, H, W, 3]``, per-frame ``"logits"`` ``[B, F, K]``.
 
     Stateful form (``stateful=True``): input the image, output logits; the caches live in
     non-trainable variables, ``reset_states()`` starts a new video.
@@ -217,6 +219,7 @@ class StreamingTSM(keras.Model):
         width_mult: float = 1.0,
         batch_size: int | None = 1,
         stateful: bool = False,
+        frames_per_step: int = 1,
         **kwargs,
     ):
         validate_config(arch, num_classes, num_segments, shift, shift_div, shift_place,
@@ -233,6 +236,7 @@ class StreamingTSM(keras.Model):
                 "frame by frame; build the streaming model without them."
             )
         batch_size = 1 if batch_size is None else batch_size
+        check_num_segments(frames_per_step)
         height, width = _input_hw(input_size)
         config = dict(
             arch=arch, num_classes=num_classes, num_segments=num_segments, shift=shift,
@@ -241,21 +245,31 @@ class StreamingTSM(keras.Model):
             input_size=(height, width), width_mult=width_mult, batch_size=batch_size,
         )
         plan = ShiftPlan(shift=shift, shift_div=shift_div, shift_place=shift_place,
-                         streaming=True, stateful=stateful, batch_size=batch_size)
-        image = keras.Input((height, width, 3), batch_size=batch_size, name="image")
-        logits, _ = _build_trunk(image, config, plan)
+                         streaming=True, stateful=stateful, batch_size=batch_size,
+                         frames_per_step=frames_per_step)
+        if frames_per_step == 1:
+            image = keras.Input((height, width, 3), batch_size=batch_size, name="image")
+            logits, _ = _build_trunk(image, config, plan)  # [B, K]
+        else:
+            image = keras.Input((frames_per_step, height, width, 3), batch_size=batch_size,
+                                name="video")
+            frames = FoldTime(name="fold_time")(image)  # [B*F, H, W, 3]
+            logits, _ = _build_trunk(frames, config, plan)  # [B*F, K]
+            logits = UnfoldTime(frames_per_step, name="frame_logits")(logits)  # [B, F, K]
         logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+        input_name = image.name
         kwargs.setdefault("name", f"streaming_tsm_{arch}")
         if stateful:
             super().__init__(inputs=image, outputs=logits, **kwargs)
         else:
             super().__init__(
-                inputs={"image": image, **plan.state_inputs},
+                inputs={input_name: image, **plan.state_inputs},
                 outputs={"logits": logits, **plan.state_outputs},
                 **kwargs,
             )
         self._tsm_config = config
         self.stateful = stateful
+        self.frames_per_step = frames_per_step
         self._state_shapes = {k: tuple(v.shape) for k, v in plan.state_inputs.items()}
 
     @property
@@ -292,7 +306,8 @@ class StreamingTSM(keras.Model):
     def get_config(self):
         config = self.tsm_config
         config["input_size"] = list(config["input_size"])
-        config.update(stateful=self.stateful, name=self.name, trainable=self.trainable)
+        config.update(stateful=self.stateful, frames_per_step=self.frames_per_step,
+                      name=self.name, trainable=self.trainable)
         return config
 
     @classmethod
