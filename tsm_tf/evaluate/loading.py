@@ -1,0 +1,98 @@
+"""Load the model to evaluate and check it fits the dataset."""
+
+from __future__ import annotations
+
+import os
+
+REFERENCE_SUFFIXES = (".pth", ".pth.tar", ".tar", ".pt")
+
+
+class ModelMismatchError(ValueError):
+    """The model cannot be evaluated on this dataset as it is (e.g. class count differs)."""
+
+
+def load_model(path: str | os.PathLike):
+    """A ``TSM`` from a ``.keras`` file or a reference PyTorch checkpoint (converted on load by
+    ``tsm_tf.weights``).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: unsupported file type, or the file is not a tsm_tf TSM model.
+    """
+    import keras
+
+    from tsm_tf.models import TSM
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"Model file not found: {path}. Pass a .keras file saved by tsm_tf (training writes "
+            "one) or a reference checkpoint (.pth / .pth.tar)."
+        )
+    lower = path.lower()
+    if lower.endswith(".keras"):
+        model = keras.saving.load_model(path, compile=False)
+    elif lower.endswith(REFERENCE_SUFFIXES):
+        model = _load_reference_checkpoint(path)
+    else:
+        raise ValueError(
+            f"Cannot evaluate {path!r}: expected a .keras model or a reference PyTorch "
+            "checkpoint (.pth / .pth.tar)."
+        )
+    if not isinstance(model, TSM):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, not a tsm_tf TSM model; build and save it "
+            "with tsm_tf.create_model(...).save(path)."
+        )
+    return model
+
+
+def _load_reference_checkpoint(path: str):
+    try:
+        from tsm_tf import weights
+    except ImportError as e:
+        raise ValueError(
+            f"{path} is a PyTorch checkpoint, and the converter (tsm_tf.weights) is not "
+            "available in this installation. Convert it to .keras first."
+        ) from e
+    for name in ("load_reference_model", "load_reference_checkpoint", "convert_checkpoint"):
+        fn = getattr(weights, name, None)
+        if fn is not None:
+            result = fn(path)
+            return result[0] if isinstance(result, tuple) else result
+    raise ValueError(
+        f"{path} is a PyTorch checkpoint; convert it with `python -m tsm_tf.weights.convert` "
+        "and pass the resulting .keras file."
+    )
+
+
+def check_num_classes(model, num_classes: int, *, model_name: str, dataset_name: str) -> None:
+    """Raise :class:`ModelMismatchError` when the classifier size differs from the dataset's."""
+    have = int(model.tsm_config["num_classes"])
+    if have != int(num_classes):
+        raise ModelMismatchError(
+            f"Model {model_name} has {have} classes but dataset {dataset_name!r} has "
+            f"{num_classes}. A classifier cannot be evaluated on another label set: fine-tune "
+            f"it on {dataset_name!r} first (python -m tsm_tf.train --dataset {dataset_name} "
+            f"--pretrained {model_name} ..., which replaces the {have}-way classifier by a "
+            f"{num_classes}-way one), or pass the dataset the model was trained on."
+        )
+
+
+def check_input(model, *, early: bool = False) -> None:
+    """Early recognition needs a causal model: uni-directional shift (or none), no temporal
+    pooling, no non-local blocks."""
+    if not early:
+        return
+    cfg = model.tsm_config
+    if cfg["shift"] == "bidirectional":
+        raise ModelMismatchError(
+            "Early recognition needs an online model: this model's bi-directional shift lets "
+            "each frame see the next one, which has not been observed yet. Evaluate a "
+            "tsm_online_* model (shift='unidirectional'), or a TSN model (shift='none')."
+        )
+    if cfg.get("temporal_pool") or cfg.get("non_local"):
+        raise ModelMismatchError(
+            "Early recognition needs per-frame predictions that only use past frames; "
+            "temporal pooling and non-local blocks mix the whole clip."
+        )

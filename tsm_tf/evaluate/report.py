@@ -1,0 +1,75 @@
+"""Report files and console summary of an ``evaluate()`` result."""
+
+from __future__ import annotations
+
+import os
+
+from tsm_tf.evaluate import early as early_mod
+from tsm_tf.evaluate.files import atomic_write_json, atomic_write_text
+from tsm_tf.evaluate.plots import save_confusion_matrix, save_early_curve
+
+ARRAY_KEYS = ("scores", "labels", "predictions")
+
+
+def json_report(result: dict) -> dict:
+    """The result without per-video arrays (what goes into the JSON file)."""
+    return {k: v for k, v in result.items() if k not in ARRAY_KEYS}
+
+
+def write_report(result: dict, *, out_dir=None, json_path=None) -> dict:
+    """Write ``confusion_matrix.png`` (+ ``early.md``, ``early.png``) to ``out_dir`` and the
+    JSON report to ``json_path``; record the paths in ``result["files"]`` and return them."""
+    files = result.setdefault("files", {})
+    if out_dir is not None:
+        out_dir = os.fspath(out_dir)
+        os.makedirs(out_dir, exist_ok=True)
+        top1 = result["top1"] * 100
+        files["confusion_matrix"] = save_confusion_matrix(
+            result["confusion_matrix"], result["class_names"],
+            os.path.join(out_dir, "confusion_matrix.png"),
+            title=f"{os.path.basename(str(result['model']))} on {result['dataset']}: "
+                  f"top-1 {top1:.1f}%",
+        )
+        if result.get("early"):
+            rows = result["early"]["rows"]
+            files["early_table"] = atomic_write_text(
+                os.path.join(out_dir, "early.md"), early_mod.format_table(rows) + "\n")
+            files["early_curve"] = save_early_curve(
+                rows, os.path.join(out_dir, "early.png"),
+                labels=(os.path.basename(str(result["model"])),),
+                title=f"Early recognition on {result['dataset']}")
+    if json_path is not None:
+        files["json"] = os.fspath(json_path)
+        atomic_write_json(json_path, json_report(result))
+    return files
+
+
+def format_summary(result: dict, max_classes: int = 30) -> str:
+    """Human-readable summary: headline metrics, per-class accuracy, early table, files."""
+    pct = lambda v: "n/a" if v is None or v != v else f"{100 * v:.2f}%"  # noqa: E731
+    proto = result["protocol"]
+    lines = [
+        f"model:    {result['model']}",
+        f"dataset:  {result['dataset']} ({result['num_videos']} videos, "
+        f"{result['skipped']} skipped)",
+        f"protocol: {proto['name']}: {proto['num_clips']} clip(s) x {proto['num_crops']} "
+        f"crop(s), {proto['size']}px, {proto['sampling']} sampling, "
+        f"views averaged by {proto['average']}",
+        f"top-1:    {pct(result['top1'])}",
+        f"top-5:    {pct(result['top5'])}",
+        f"mean class accuracy: {pct(result['mean_class_accuracy'])}",
+        "per-class accuracy:",
+    ]
+    per_class = result["per_class"]
+    shown = per_class if len(per_class) <= max_classes else per_class[:max_classes]
+    width = max(len(c["name"]) for c in shown)
+    lines += [f"  {c['class']:>4} {c['name']:<{width}}  {pct(c['accuracy']):>8}  "
+              f"({c['count']} videos)" for c in shown]
+    if len(shown) < len(per_class):
+        lines.append(f"  ... {len(per_class) - len(shown)} more classes in the JSON report")
+    if result.get("early"):
+        lines += [f"early recognition ({result['early']['method']}):",
+                  early_mod.format_table(result["early"]["rows"])]
+    for kind, path in result.get("files", {}).items():
+        lines.append(f"wrote {kind}: {path}")
+    return "\n".join(lines)
