@@ -300,6 +300,7 @@ def build_dataset(
         num_clips, num_crops, full_res, scale_size: evaluation views (ignored in training).
         seed: makes sampling, augmentation and shuffling reproducible.
         deterministic: keep element order fixed despite parallel loading (seed 0 if None).
+            Evaluation always keeps the list order (predictions pair with ``ds.records``).
         on_error: ``"raise"`` stops at the first bad sample; ``"skip"`` counts and drops it
             (training replaces it by another clip). See ``ds.errors.report()``.
         shuffle: default: ``training``. drop_remainder: default: ``training``.
@@ -327,6 +328,7 @@ def build_dataset(
     drop_remainder = training if drop_remainder is None else drop_remainder
     if deterministic and seed is None:
         seed = 0
+    ordered = bool(deterministic or not training)  # evaluation keeps the list order
     cfg = ClipConfig(
         num_segments=num_segments, input_size=input_size, training=training,
         sampling=sampling or spec.sampling, num_clips=num_clips, num_crops=num_crops,
@@ -361,15 +363,17 @@ def build_dataset(
             shard_records = bool(shard)
         if shuffle:
             fds = fds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-        ds = fds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
-                            num_parallel_calls=auto, deterministic=deterministic or None)
+        # Shuffled: read up to 4 shards at once. Else one after the other (list order).
+        ds = fds.interleave(tf.data.TFRecordDataset,
+                            cycle_length=min(4, len(files)) if shuffle else 1,
+                            num_parallel_calls=auto, deterministic=ordered or None)
         if shard_records:
             ds = ds.shard(*shard)
         if shuffle:
             ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         from tsm_tf.data.tfrecord import parse_example
 
-        ds = ds.map(parse_example, num_parallel_calls=auto, deterministic=deterministic or None)
+        ds = ds.map(parse_example, num_parallel_calls=auto, deterministic=ordered or None)
         keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
         def _load_tfr(ex, key):
@@ -379,7 +383,7 @@ def build_dataset(
             return clip, label, ok
 
         ds = tf.data.Dataset.zip((ds, keys)).map(_load_tfr, num_parallel_calls=npc,
-                                                 deterministic=deterministic or None)
+                                                 deterministic=ordered or None)
         num_samples = n if n is not None else count_records(files)
         if shard:
             num_samples = len(range(shard[1], num_samples, shard[0]))
@@ -401,7 +405,7 @@ def build_dataset(
             return clip, label, ok
 
         ds = tf.data.Dataset.zip((ids, keys)).map(_load, num_parallel_calls=npc,
-                                                  deterministic=deterministic or None)
+                                                  deterministic=ordered or None)
 
     def _finish(clip, label, ok):
         clip = tf.ensure_shape(clip, out_shape)
@@ -414,7 +418,7 @@ def build_dataset(
     ds = ds.map(_normalize, num_parallel_calls=auto)
     ds = ds.prefetch(prefetch or auto)
     opts = tf.data.Options()
-    opts.deterministic = bool(deterministic)
+    opts.deterministic = ordered
     if input_context is not None:
         opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     ds = ds.with_options(opts)
