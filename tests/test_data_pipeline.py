@@ -213,8 +213,9 @@ def broken(tmp_path):
 
 def test_skip_mode_counts_bad_clips_in_eval(broken):
     root, lst = broken
+    # check_files=False: let the bad clips reach the decoders
     ds = build_dataset(spec(), str(root), lst, num_segments=T, input_size=S, batch_size=8,
-                       training=False)
+                       training=False, check_files=False)
     x, y = collect(ds)
     assert y.tolist() == [0, 1]
     counts = ds.errors.counts
@@ -226,7 +227,7 @@ def test_skip_mode_counts_bad_clips_in_eval(broken):
 def test_skip_mode_replaces_bad_clips_in_training(broken):
     root, lst = broken
     ds = build_dataset(spec(), str(root), lst, num_segments=T, input_size=S, batch_size=5,
-                       seed=0)
+                       seed=0, check_files=False)
     x, y = collect(ds)
     assert x.shape[0] == 5  # epoch keeps its length: bad clips replaced by good ones
     assert set(y.tolist()) <= {0, 1}
@@ -235,10 +236,17 @@ def test_skip_mode_replaces_bad_clips_in_training(broken):
 
 def test_raise_mode_names_the_file(broken):
     root, lst = broken
+    # the up-front check finds the folder with missing frames before any tf.data work
+    with pytest.raises(DataError, match=r"l.txt:2: missing frame file .*short/img_00008.jpg"):
+        build_dataset(spec(), str(root), lst, training=False, on_error="raise")
+    # a decoding error stops iteration; the message names the file and the list line
     ds = build_dataset(spec(), str(root), lst, num_segments=T, input_size=S, batch_size=8,
-                       training=False, on_error="raise")
-    with pytest.raises(tf.errors.OpError, match="img_0000[4-8].jpg"):
+                       training=False, on_error="raise", check_files=False)
+    with pytest.raises(tf.errors.OpError, match=r"img_0000[4-8].jpg.*l.txt:[23]"):
         collect(ds)
+    # skip mode with the check: the short clip is counted before loading
+    ds = build_dataset(spec(), str(root), lst, training=False, num_segments=T, input_size=S)
+    assert ds.num_samples == 4 and ds.errors.counts["missing_frame"] == 1
 
 
 def test_errors_before_tf_data(tmp_path):

@@ -177,17 +177,25 @@ class ClipLoader:
             return self.empty(), np.int32(-1), False
 
 
-def _check_files(records: list[VideoRecord], on_error: str, errors: ErrorLog
+def _check_files(records: list[VideoRecord], template: str, on_error: str, errors: ErrorLog
                  ) -> list[VideoRecord]:
-    """Drop (or raise on) records whose folder / video file does not exist."""
+    """Drop (or raise on) records whose folder / video file, or last frame, does not exist."""
     kept = []
     for r in records:
-        if os.path.exists(r.path):
-            kept.append(r)
+        if not os.path.exists(r.path):
+            what = "video file" if r.is_video else "frame folder"
+            errors.handle(DataError(f"{r.where()}: {what} {r.path} not found (check root= and "
+                                    "the list file)", "missing_clip"), on_error)
             continue
-        what = "video file" if r.is_video else "frame folder"
-        errors.handle(DataError(f"{r.where()}: {what} {r.path} not found (check root= and the "
-                                "list file)", "missing_clip"), on_error)
+        if not r.is_video:
+            last = os.path.join(r.path, template.format(r.num_frames))
+            if not os.path.isfile(last):
+                errors.handle(DataError(
+                    f"{r.where()}: missing frame file {last} (the list says {r.num_frames} "
+                    "frames; re-extract the clip or fix its frame count)", "missing_frame"),
+                    on_error)
+                continue
+        kept.append(r)
     if not kept:
         raise DataError(f"no clip of the list exists on disk ({errors.report()})", "empty_list")
     return kept
@@ -209,7 +217,7 @@ def load_records(
                           on_error=on_error, min_frames=TRAIN_MIN_FRAMES if training else 1,
                           error_log=errors)
     if check_files:
-        recs = _check_files(recs, on_error, errors)
+        recs = _check_files(recs, spec.frame_template, on_error, errors)
     return recs
 
 
@@ -307,7 +315,10 @@ def build_dataset(
         input_context: ``tf.distribute.InputContext``: shard clips across input pipelines
             and batch per replica (for ``distribute_datasets_from_function``).
         fmt: list format (``"auto"``, ``"frames"``, ``"video"``).
-        check_files: check every listed folder / video exists before starting.
+        check_files: check every listed folder / video (and the last frame of each folder)
+            exists before starting, so those errors come before any tf.data work. Decoding
+            errors in ``"raise"`` mode stop iteration with a ``tf.errors.OpError`` whose
+            message holds the DataError text (file and list line).
         allow_flip: override the dataset's flip policy (flips then use its label-swap map).
 
     Returns:
