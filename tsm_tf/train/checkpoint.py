@@ -1,0 +1,194 @@
+"""Run directories and checkpoints, all written atomically (temp file in the same dir, then
+``os.replace``), so a run killed at any moment leaves either the old file or the new one.
+
+Layout of ``--output-dir``::
+
+    config.yaml                 resolved configuration (pass back with --config)
+    checkpoints/epoch_003.npz   resumable training state after epoch 3 (weights, optimizer
+                                slots and step counter, epoch, best accuracy, metric history)
+    last.keras, best.keras      the model after the last / the best-validation epoch
+    metrics.csv                 one row per epoch; curves.png; tensorboard/
+
+A training-state checkpoint is an ``.npz`` holding ``w/<i>`` (``model.weights`` in order),
+``opt/<i>`` (``optimizer.variables``) and ``state`` (JSON: epoch, step, config, history).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CHECKPOINT_DIR = "checkpoints"
+_CKPT_RE = re.compile(r"^epoch_(\d+)\.npz$")
+RUN_MARKERS = ("checkpoints", "last.keras", "best.keras", "metrics.csv")
+
+
+class RunDirError(ValueError):
+    """The output directory holds another run."""
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())  # mkstemp creates 0600 files
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model_atomic(model, path: str | os.PathLike) -> None:
+    """``model.save(path)`` through a temp file in the same folder."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def list_checkpoints(output_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``[(epoch, path)]`` of the training-state checkpoints, oldest first."""
+    folder = Path(output_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CKPT_RE.match(p.name))]
+    return sorted(found)
+
+
+def latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:
+    ckpts = list_checkpoints(output_dir)
+    return ckpts[-1][1] if ckpts else None
+
+
+def check_output_dir(output_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to write into a folder that holds another run, unless resuming or overwriting."""
+    out = Path(output_dir)
+    if resume or overwrite or not out.exists():
+        return
+    found = [name for name in RUN_MARKERS if (out / name).exists()]
+    if found:
+        raise RunDirError(
+            f"Output dir {out} already holds a training run ({', '.join(found)}). "
+            "Continue it with --resume, replace it with --overwrite, or choose another "
+            "--output-dir."
+        )
+
+
+def clear_run(output_dir: str | os.PathLike) -> None:
+    """``--overwrite``: remove the previous run's checkpoints and outputs (nothing else)."""
+    out = Path(output_dir)
+    for epoch_path in list_checkpoints(out):
+        epoch_path[1].unlink()
+    for name in ("last.keras", "best.keras", "metrics.csv", "curves.png"):
+        if (out / name).exists():
+            (out / name).unlink()
+    tb = out / "tensorboard"
+    if tb.is_dir():
+        import shutil
+
+        shutil.rmtree(tb)
+
+
+def save_checkpoint(path: str | os.PathLike, model, optimizer, state: dict[str, Any]) -> None:
+    """Write the resumable training state (see the module docstring) atomically."""
+    arrays = {f"w/{i}": np.asarray(v) for i, v in enumerate(model.get_weights())}
+    arrays.update({f"opt/{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
+    arrays["state"] = np.frombuffer(json.dumps(state).encode("utf-8"), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def read_checkpoint_state(path: str | os.PathLike) -> dict[str, Any]:
+    with np.load(path) as data:
+        return json.loads(bytes(data["state"]).decode("utf-8"))
+
+
+def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict[str, Any]:
+    """Restore weights and optimizer state saved by :func:`save_checkpoint`; return the state.
+
+    The optimizer must be built (``optimizer.build(model.trainable_variables)``) first.
+    """
+    with np.load(path) as data:
+        state = json.loads(bytes(data["state"]).decode("utf-8"))
+        count = {p: sum(k.startswith(p) for k in data.files) for p in ("w/", "opt/")}
+        weights = [data[f"w/{i}"] for i in range(count["w/"])]
+        opt_values = [data[f"opt/{i}"] for i in range(count["opt/"])]
+    if len(weights) != len(model.weights):
+        raise ValueError(f"{path}: holds {len(weights)} weight arrays, the model has "
+                         f"{len(model.weights)}: it was saved from another architecture.")
+    model.set_weights(weights)
+    if len(opt_values) != len(optimizer.variables):
+        raise ValueError(f"{path}: holds {len(opt_values)} optimizer variables, this optimizer "
+                         f"has {len(optimizer.variables)} (different --optimizer or "
+                         "--mixed-precision?).")
+    for var, value in zip(optimizer.variables, opt_values, strict=True):
+        var.assign(value)
+    return state
+
+
+def write_metrics_csv(path: str | os.PathLike, history: list[dict[str, Any]]) -> None:
+    """One row per finished epoch, rewritten atomically from the checkpointed history."""
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+
+
+def plot_curves(path: str | os.PathLike, history: list[dict[str, Any]]) -> None:
+    """Training curves (loss; top-1 accuracy) per epoch as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for key, label in (("loss", "train"), ("val_loss", "val")):
+        if any(key in row for row in history):
+            ax_loss.plot(epochs, [row.get(key, np.nan) for row in history], "o-", label=label)
+    for key, label in (("accuracy", "train"), ("val_accuracy", "val")):
+        if any(key in row for row in history):
+            ax_acc.plot(epochs, [100 * row.get(key, np.nan) for row in history], "o-",
+                        label=label)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="top-1 (%)", title="accuracy", ylim=(0, 100))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

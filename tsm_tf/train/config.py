@@ -1,0 +1,209 @@
+"""Training configuration: the fields, their defaults, YAML files, and resolution against the
+dataset's recipe.
+
+A field left at ``None`` takes the value of the dataset's recipe (``tsm_tf.data.registry``,
+the reference scripts' settings), refined by :data:`TRAINER_RECIPES` (the tiny from-scratch setup
+of the embedded synthetic set). Precedence: command-line flag > ``--config`` YAML > recipe.
+
+Example:
+    >>> cfg = resolve_config(TrainConfig(dataset="ucf101", root="/data/ucf", train_list="a.txt",
+    ...                                  val_list="b.txt", batch_size=32))
+    >>> cfg.lr, cfg.partial_bn          # recipe lr 0.001 for batch 64, scaled to 32
+    (0.0005, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("step", "cosine")
+SHIFT_CHOICES = ("bidirectional", "unidirectional", "none")
+DISTRIBUTE_CHOICES = ("auto", "none", "mirrored", "multiworker")
+
+# The embedded synthetic set is learnt from scratch by a tiny network: Adam, no pretraining.
+# Tuned on a 2-core CPU so that the default run takes a few minutes (see the package docs).
+TRAINER_RECIPES: dict[str, dict[str, Any]] = {
+    "synthetic": {
+        "arch": "resnet_tiny", "input_size": 64, "num_segments": 8, "optimizer": "adam",
+        "lr": 1e-3, "batch_size": 16, "epochs": 6, "lr_schedule": "cosine", "lr_steps": (),
+        "weight_decay": 1e-4, "dropout": 0.2, "clip_grad_norm": 20.0, "fc_lr5": False,
+        "partial_bn": False, "warmup_epochs": 0.0,
+    },
+}
+GENERIC_RECIPE = {
+    "arch": "resnet50", "input_size": 224, "num_segments": 8, "optimizer": "sgd",
+    "fc_lr5": True, "warmup_epochs": None,
+}
+
+
+def default_cache_dir() -> Path:
+    """Where the synthetic set is generated when ``--root`` is not given:
+    ``$TSM_TF_CACHE`` or ``~/.cache/tsm_tf``."""
+    return Path(os.environ.get("TSM_TF_CACHE") or Path.home() / ".cache" / "tsm_tf")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. ``None`` = take it from the dataset recipe."""
+
+    # data
+    dataset: str = "synthetic"
+    root: str | None = None
+    train_list: str | None = None
+    val_list: str | None = None
+    num_classes: int | None = None
+    frame_template: str | None = None
+    augment: bool = True
+    shuffle: bool = True
+    # model
+    arch: str | None = None
+    num_segments: int | None = None
+    shift: str = "bidirectional"
+    shift_div: int = 8
+    shift_place: str = "blockres"
+    temporal_pool: bool = False
+    non_local: bool = False
+    input_size: int | None = None
+    dropout: float | None = None
+    weights: str | None = None
+    reset_classifier: bool = False
+    # optimisation
+    epochs: int | None = None
+    batch_size: int | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    lr_schedule: str | None = None
+    lr_steps: list[float] | None = None
+    warmup_epochs: float | None = None
+    momentum: float = 0.9
+    weight_decay: float | None = None
+    clip_grad_norm: float | None = None
+    partial_bn: bool | None = None
+    fc_lr5: bool | None = None
+    mixed_precision: bool = False
+    steps_per_epoch: int | None = None
+    # run
+    output_dir: str | None = None
+    resume: bool = False
+    overwrite: bool = False
+    seed: int = 0
+    distribute: str = "auto"
+    sync_bn: bool | None = None
+    verbose: int = 1
+    # Filled in by resolve_config: the recipe's lr and batch before scaling.
+    base_lr: float | None = None
+    base_batch_size: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if d["lr_steps"] is not None:
+            d["lr_steps"] = [float(s) for s in d["lr_steps"]]
+        return d
+
+    @property
+    def model_name(self) -> str:
+        family = {"bidirectional": "tsm", "unidirectional": "tsm_online", "none": "tsn"}
+        return f"{family.get(self.shift, 'tsm')}_{self.arch}"
+
+
+FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def load_yaml_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML mapping of config fields (dashes or underscores in keys)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Config file not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of option: value, got {type(data).__name__}")
+    data = {str(k).replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(set(data) - FIELDS)
+    if unknown:
+        raise ValueError(f"{path}: unknown option(s) {unknown}. Known: {sorted(FIELDS)}")
+    return data
+
+
+def write_yaml_config(config: TrainConfig, path: str | os.PathLike) -> None:
+    """Write the resolved config atomically (it can be passed back with ``--config``)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    data = config.to_dict()
+    for key in ("resume", "overwrite", "base_lr", "base_batch_size", "extra"):
+        data.pop(key, None)
+    with open(tmp, "w", encoding="utf-8") as f:
+        yaml.safe_dump(data, f, sort_keys=False)
+    os.replace(tmp, path)
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"--{name.replace('_', '-')} must be one of {tuple(choices)}. "
+                         f"Received: {value!r}")
+
+
+def resolve_config(config: TrainConfig) -> TrainConfig:
+    """Fill every ``None`` from the recipes, apply the linear lr scaling, validate.
+
+    Returns a new ``TrainConfig``; raises ``ValueError`` with the flag to fix.
+    """
+    from tsm_tf.data.registry import get_dataset_spec
+    from tsm_tf.models.tsm import ARCHITECTURES
+
+    cfg = dataclasses.replace(config)
+    overrides = {}
+    if cfg.dataset == "custom":
+        if cfg.num_classes is None:
+            raise ValueError("--dataset custom needs --num-classes (and --frame-template, e.g. "
+                             "'img_{:05d}.jpg', if the clips are frame folders).")
+        overrides = {"num_classes": int(cfg.num_classes),
+                     "frame_template": cfg.frame_template or "img_{:05d}.jpg"}
+    spec = get_dataset_spec(cfg.dataset, **overrides)  # ValueError lists known datasets
+    cfg.dataset = spec.name
+    if cfg.num_classes is not None and cfg.num_classes != spec.num_classes:
+        raise ValueError(f"--num-classes {cfg.num_classes} contradicts dataset {spec.name!r} "
+                         f"({spec.num_classes} classes); use --dataset custom for other labels.")
+    cfg.num_classes = spec.num_classes
+    recipe = {**GENERIC_RECIPE, **spec.recipe, **TRAINER_RECIPES.get(spec.name, {})}
+    for key, value in recipe.items():
+        if key in FIELDS and getattr(cfg, key) is None:
+            setattr(cfg, key, value)
+    cfg.lr_steps = [float(s) for s in (cfg.lr_steps or ())]
+
+    _check_choice("arch", cfg.arch, ARCHITECTURES)
+    _check_choice("shift", cfg.shift, SHIFT_CHOICES)
+    _check_choice("optimizer", cfg.optimizer, OPTIMIZERS)
+    _check_choice("lr_schedule", cfg.lr_schedule, LR_SCHEDULES)
+    _check_choice("distribute", cfg.distribute, DISTRIBUTE_CHOICES)
+    for name in ("epochs", "batch_size", "num_segments", "input_size"):
+        if int(getattr(cfg, name)) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1. "
+                             f"Received: {getattr(cfg, name)}")
+
+    # Linear scaling rule: the recipe's lr is for the recipe's batch size.
+    cfg.base_batch_size = int(recipe["batch_size"])
+    if config.lr is None:
+        cfg.base_lr = float(recipe["lr"])
+        cfg.lr = cfg.base_lr * cfg.batch_size / cfg.base_batch_size
+    else:
+        cfg.base_lr = float(cfg.lr)
+    if cfg.warmup_epochs is None:
+        # Goyal et al.: warm up when the lr was scaled up for a larger batch.
+        cfg.warmup_epochs = float(min(5, cfg.epochs // 5)) if cfg.lr > cfg.base_lr else 0.0
+    if cfg.lr <= 0:
+        raise ValueError(f"--lr must be > 0. Received: {cfg.lr}")
+    if cfg.output_dir is None:
+        cfg.output_dir = os.path.join("runs", f"{cfg.dataset}-{cfg.model_name}")
+    if cfg.dataset != "synthetic" and (cfg.train_list is None or cfg.val_list is None):
+        raise ValueError(f"--dataset {cfg.dataset} needs --train-list and --val-list "
+                         "(list files 'path num_frames label', see tsm_tf.data).")
+    return cfg
