@@ -230,8 +230,8 @@ def read_annotations(dataset: str, annotations: str, videos_dir: str,
     """Dispatch on the registry name."""
     if dataset == "kinetics400":
         names = None
-        if labels:
-            names = [ln for _, ln in _read_lines(labels)]
+        if labels:  # one class name per line; '#' lines are comments
+            names = [ln for _, ln in _read_lines(labels) if not ln.startswith("#")]
         return read_kinetics(annotations, videos_dir, names)
     if dataset == "something_v2":
         return read_something_v2(annotations, labels)
