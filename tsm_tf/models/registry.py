@@ -27,7 +27,14 @@ def list_models() -> list[str]:
 
 
 def create_model(name: str, *, weights: str | os.PathLike | None = None, **kwargs) -> TSM:
-    """Build a registered model; ``weights`` loads a ``.keras`` / ``.weights.h5`` file.
+    """Build a registered model; ``weights`` loads a ``.keras`` / ``.weights.h5`` file, or a
+    PyTorch checkpoint (``.pth`` / ``.pth.tar``, or a preset name of ``tsm_tf.weights.PRESETS``).
+
+    With a PyTorch checkpoint, the architecture options (classes, frames, shift, non-local,
+    ...) come from the checkpoint's preset, file name and keys, so
+    ``create_model("tsm_resnet50", weights="TSM_kinetics_RGB_resnet50_..._segment8_e50.pth")``
+    needs no other argument; keyword arguments still override. The model then has a
+    ``class_names`` attribute (``None`` when the dataset is unknown).
 
     Example:
         >>> model = create_model("tsm_mobilenetv2", num_classes=27, num_segments=8)
@@ -39,6 +46,13 @@ def create_model(name: str, *, weights: str | os.PathLike | None = None, **kwarg
             f"Unknown model name {name!r}. Accepted names: {', '.join(list_models())}."
         )
     arch, shift = _MODEL_NAMES[name]
+    if weights is not None:
+        from tsm_tf.weights.convert import is_torch_weights, model_from_checkpoint
+
+        if is_torch_weights(weights):
+            return model_from_checkpoint(
+                weights, model_name=name, arch=arch, family_shift=shift, **kwargs
+            )
     kwargs.setdefault("shift", shift)
     model = TSM(arch=arch, **kwargs)
     if weights is not None:

@@ -162,7 +162,7 @@ class TSM(keras.Model):
 
     def frame_logits_model(self) -> keras.Model:
         """A model sharing these weights whose output is the per-frame logits ``[N, T', K]``."""
-        return keras.Model(self.inputs, self.get_layer("frame_logits").output,
+        return keras.Model(self.input, self.get_layer("frame_logits").output,
                            name=f"{self.name}_frame_logits")
 
     def get_config(self):
@@ -198,9 +198,8 @@ class StreamingTSM(keras.Model):
         ...               input_size=64)
         >>> online = StreamingTSM.from_model(offline)
         >>> states = online.init_states()
-        >>> frame = np.zeros((1, 64, 64, 3), "float32")
-        >>> out = online({"image": frame, **states})
-        >>> states = {k: v for k, v in out.items() if k != "logits"}
+        >>> for frame in np.zeros((3, 1, 64, 64, 3), "float32"):  # three frames
+        ...     logits, states = online.step(frame, states)
     """
 
     def __init__(
@@ -270,6 +269,7 @@ class StreamingTSM(keras.Model):
         self._tsm_config = config
         self.stateful = stateful
         self.frames_per_step = frames_per_step
+        self.frame_input_name = input_name  # "image" (one frame per step) or "video"
         self._state_shapes = {k: tuple(v.shape) for k, v in plan.state_inputs.items()}
 
     @property
@@ -284,6 +284,21 @@ class StreamingTSM(keras.Model):
     def init_states(self) -> dict[str, np.ndarray]:
         """Zero caches of the right shapes: the state before the first frame of a video."""
         return {name: np.zeros(shape, "float32") for name, shape in self._state_shapes.items()}
+
+    def step(self, frames, states: dict | None = None) -> tuple[np.ndarray, dict]:
+        """Functional form: run the next frame(s) and return ``(logits, new_states)`` as numpy.
+
+        ``frames`` is ``[B, H, W, 3]`` (or ``[B, F, H, W, 3]`` with ``frames_per_step=F``);
+        ``states=None`` starts a new video.
+        """
+        if self.stateful:
+            raise ValueError("step() is for the functional form; call a stateful model directly.")
+        states = self.init_states() if states is None else states
+        feed = {name: np.asarray(value, np.float32) for name, value in states.items()}
+        feed[self.frame_input_name] = np.asarray(frames, np.float32)
+        outputs = self(feed, training=False)
+        logits = np.asarray(outputs["logits"])
+        return logits, {name: np.asarray(outputs[name]) for name in self._state_shapes}
 
     def reset_states(self) -> None:
         """Stateful form: zero every cache variable (start of a new video)."""
