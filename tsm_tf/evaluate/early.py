@@ -113,7 +113,8 @@ class StreamingRunner:
 
         self.batch_size = max(1, int(batch_size))
         self.online = StreamingTSM.from_model(model, batch_size=self.batch_size)
-        self._step = tf.function(lambda inputs: self.online(inputs, training=False))
+        self._step = tf.function(lambda inputs: self.online(inputs, training=False),
+                                 autograph=False)
 
     def __call__(self, clips: np.ndarray) -> np.ndarray:
         clips = np.asarray(clips, np.float32)
