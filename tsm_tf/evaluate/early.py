@@ -113,6 +113,7 @@ class StreamingRunner:
 
         self.batch_size = max(1, int(batch_size))
         self.online = StreamingTSM.from_model(model, batch_size=self.batch_size)
+        self._input = getattr(self.online, "frame_input_name", "image")
         self._step = tf.function(lambda inputs: self.online(inputs, training=False),
                                  autograph=False)
 
@@ -129,7 +130,7 @@ class StreamingRunner:
             states = self.online.init_states()
             per_frame = []
             for frame in range(t):
-                result = self._step({"image": chunk[:, frame], **states})
+                result = self._step({self._input: chunk[:, frame], **states})
                 per_frame.append(np.asarray(result["logits"]))
                 states = {k: v for k, v in result.items() if k != "logits"}
             out.append(np.stack(per_frame, axis=1)[:real])  # [real, T, K]

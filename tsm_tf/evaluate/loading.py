@@ -48,22 +48,16 @@ def load_model(path: str | os.PathLike):
 
 
 def _load_reference_checkpoint(path: str):
+    """Convert a reference checkpoint on load (``tsm_tf.weights``); its class names are kept
+    in ``model.class_names``."""
     try:
-        from tsm_tf import weights
-    except ImportError as e:
+        from tsm_tf.weights import model_from_checkpoint
+    except ImportError as e:  # pragma: no cover - the weights package ships with tsm_tf
         raise ValueError(
-            f"{path} is a PyTorch checkpoint, and the converter (tsm_tf.weights) is not "
-            "available in this installation. Convert it to .keras first."
+            f"{path} is a PyTorch checkpoint and the converter (tsm_tf.weights) is missing; "
+            "convert it to .keras with `python -m tsm_tf.weights.convert` first."
         ) from e
-    for name in ("load_reference_model", "load_reference_checkpoint", "convert_checkpoint"):
-        fn = getattr(weights, name, None)
-        if fn is not None:
-            result = fn(path)
-            return result[0] if isinstance(result, tuple) else result
-    raise ValueError(
-        f"{path} is a PyTorch checkpoint; convert it with `python -m tsm_tf.weights.convert` "
-        "and pass the resulting .keras file."
-    )
+    return model_from_checkpoint(path)
 
 
 def check_num_classes(model, num_classes: int, *, model_name: str, dataset_name: str) -> None:
@@ -74,8 +68,9 @@ def check_num_classes(model, num_classes: int, *, model_name: str, dataset_name:
             f"Model {model_name} has {have} classes but dataset {dataset_name!r} has "
             f"{num_classes}. A classifier cannot be evaluated on another label set: fine-tune "
             f"it on {dataset_name!r} first (python -m tsm_tf.train --dataset {dataset_name} "
-            f"--pretrained {model_name} ..., which replaces the {have}-way classifier by a "
-            f"{num_classes}-way one), or pass the dataset the model was trained on."
+            f"--weights {model_name} --reset-classifier ..., which replaces the {have}-way "
+            f"classifier by a {num_classes}-way one), or pass the dataset the model was "
+            "trained on (--dataset, or --num-classes for a custom one)."
         )
 
 

@@ -220,7 +220,7 @@ def evaluate(
     if list_file is None:
         raise ValueError("evaluate() needs list_file: the test list of the dataset.")
     list_file = os.fspath(list_file)
-    if not os.path.exists(list_file):
+    if not os.path.exists(list_file) and not any(c in list_file for c in "*?["):
         raise FileNotFoundError(f"Test list not found: {list_file} (pass --val-list/--list)")
     if root is None:
         root = os.path.dirname(os.path.abspath(list_file))
@@ -253,8 +253,8 @@ def evaluate(
     summary = classification_summary(scores, labels)
 
     names, names_source = resolve_class_names(
-        spec.num_classes, names=class_names, model_path=model_path, root=root,
-        list_file=list_file, label_file=spec.label_file)
+        spec.num_classes, names=class_names, model=model, model_path=model_path, root=root,
+        list_file=list_file, dataset=spec.name)
     result = {
         "model": model_name,
         "model_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
@@ -362,7 +362,8 @@ def write_cams(
     root = root or os.path.dirname(os.path.abspath(list_file))
     clips, labels = load_clips(spec, root, list_file, int(model.tsm_config["num_segments"]),
                                _square_size(model), num_clips)
-    names, _ = resolve_class_names(spec.num_classes, names=class_names, model_path=model_path,
-                                   root=root, list_file=list_file, label_file=spec.label_file)
+    names, _ = resolve_class_names(spec.num_classes, names=class_names, model=model,
+                                   model_path=model_path, root=root, list_file=list_file,
+                                   dataset=spec.name)
     return write_cam_strips(model, clips, labels, os.fspath(out_dir),
                             compare_model=compare_model, class_names=names, target=target)
