@@ -73,8 +73,10 @@ def multiscale_crop_box(
 def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
     if img.shape[1] == w and img.shape[0] == h:
         return img
-    shrink = w < img.shape[1] and h < img.shape[0]
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    # Bilinear (as the reference); area averaging only for strong shrinks, to avoid aliasing.
+    big_shrink = w * 2 <= img.shape[1] and h * 2 <= img.shape[0]
+    return cv2.resize(img, (w, h),
+                      interpolation=cv2.INTER_AREA if big_shrink else cv2.INTER_LINEAR)
 
 
 def crop_resize(frames: np.ndarray, box: tuple[int, int, int, int], out_w: int, out_h: int
