@@ -14,8 +14,10 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def write_dataset(root, num_clips=6, num_frames=10, size=40, num_classes=3, seed=0,
-                  class_names=True):
-    """Clips of smooth random colour blobs drifting over time. Returns (list path, labels)."""
+                  class_names=True, width=None):
+    """Clips of smooth random colour blobs drifting over time, ``size`` x ``width`` (default
+    square) pixels. Returns (list path, labels)."""
+    width = width or size
     rng = np.random.default_rng(seed)
     lines, labels = [], []
     for i in range(num_clips):
@@ -25,7 +27,7 @@ def write_dataset(root, num_clips=6, num_frames=10, size=40, num_classes=3, seed
         drift = rng.uniform(-1, 1, (6, 6, 3)).astype(np.float32) * 20
         for f in range(num_frames):
             small = np.clip(base + f * drift, 0, 255).astype(np.uint8)
-            rgb = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+            rgb = cv2.resize(small, (width, size), interpolation=cv2.INTER_CUBIC)
             path = os.path.join(root, rel, f"img_{f + 1:05d}.jpg")
             assert cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         label = i % num_classes

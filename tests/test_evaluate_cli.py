@@ -90,6 +90,26 @@ def test_full_resolution_rebuilds_the_model(data):
     np.testing.assert_allclose(result["scores"], logits, rtol=1e-4, atol=1e-4)
 
 
+def test_twice_sample_three_crops_full_resolution(data, tmp_path):
+    """The Something-V2 protocol on 40x56 frames: 2 clips x 3 crops of 40x40 (the short side,
+    no resize with scale_size 40) at x = 0, 16 (left, right: (56 - 40) // 4 steps) and 8
+    (centre), the model rebuilt at 40 px, logits averaged over the 6 views."""
+    list_path, _ = write_dataset(str(tmp_path), num_clips=3, num_frames=10, size=40, width=56,
+                                 num_classes=K, seed=3)
+    result = evaluate(data["online"], list_file=list_path, protocol="twice", scale_size=40,
+                      verbose=False)
+    assert result["protocol"]["views"] == 6 and result["protocol"]["size"] == 40
+    direct = tsm_tf.models.TSM(**(data["online"].tsm_config | {"input_size": 40}))
+    direct.set_weights(data["online"].get_weights())
+    views = []
+    for where in ("centre", "start"):
+        for x in (0, 16, 8):
+            clips = np.stack([load_clip(str(tmp_path), rel, segment_frames(n, T, where),
+                                        crop=(0, x, 40)) for rel, n, _ in read_list(list_path)])
+            views.append(np.asarray(direct(clips, training=False)))
+    np.testing.assert_allclose(result["scores"], np.mean(views, axis=0), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.slow
 def test_early_recognition_through_the_dataset(data):
     kwargs = dict(dataset="custom", list_file=data["list"], protocol="center",
