@@ -183,7 +183,7 @@ _SPECS: dict[str, DatasetSpec] = {
         num_classes=27,
         frame_template="{:05d}.jpg",
         allow_flip=False,
-        test_protocol="1clip-1crop",
+        test_protocol="2clips-1crop",
         label_file="jester.txt",
     ),
     # Embedded synthetic set: the motion direction is the label, so no flip. Recipe for the
