@@ -1,0 +1,123 @@
+"""Shift overhead on this CPU: TSM-ResNet-50 vs TSN (no shift), side by side in one run.
+
+Measures inference latency of ResNet-50, 8 frames at 224x224, batch 1 clip, for TSN and for TSM
+shifting 1/8, 1/4 (the default), 1/2 and all of the channels (the paper's Fig. 2a), plus
+parameters and multiply-adds per model. Models are timed in interleaved rounds (TSN, TSM, ...
+in a shuffled order each round) so machine noise hits all of them alike; the overhead is the
+median over rounds of each round's TSM/TSN latency ratio.
+
+    python benchmarks/shift_overhead.py --rounds 15 --json runs/shift_overhead.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import tsm_tf  # noqa: E402
+from tsm_tf.io_utils import atomic_write_text  # noqa: E402
+from tsm_tf.profile import model_cost  # noqa: E402
+
+# label -> (fraction of channels shifted in total, shift_div); None = TSN (no shift)
+VARIANTS = {
+    "TSN (no shift)": None,
+    "TSM shift 1/8": 16,
+    "TSM shift 1/4 (default)": 8,
+    "TSM shift 1/2": 4,
+    "TSM shift all": 2,
+}
+PAPER_OVERHEAD = {16: 3.0, 8: 4.3, 4: 8.0, 2: 13.7}  # percent, CPU, paper Fig. 2a
+
+
+def build(shift_div, args):
+    kwargs = dict(num_classes=400, num_segments=args.frames, input_size=args.size, batch_size=1)
+    if shift_div is None:
+        model = tsm_tf.create_model(f"tsn_{args.arch}", **kwargs)
+    else:
+        model = tsm_tf.create_model(f"tsm_{args.arch}", shift_div=shift_div, **kwargs)
+    forward = tf.function(lambda clip: model(clip, training=False), jit_compile=args.xla)
+    return model, forward
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", default="resnet50")
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per model")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls per model")
+    parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0: TF's)")
+    parser.add_argument("--xla", action="store_true", help="compile with XLA (jit_compile)")
+    parser.add_argument("--json", default="runs/shift_overhead.json", help="where to write JSON")
+    args = parser.parse_args(argv)
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+
+    clip = np.random.default_rng(0).normal(size=(1, args.frames, args.size, args.size, 3))
+    clip = tf.constant(clip.astype("float32"))
+    models = {}
+    for label, shift_div in VARIANTS.items():
+        model, forward = build(shift_div, args)
+        for _ in range(args.warmup):
+            forward(clip).numpy()
+        models[label] = (model, forward, shift_div)
+        print(f"built {label}", file=sys.stderr)
+
+    times = {label: [] for label in models}
+    order = list(models)
+    rng = random.Random(0)
+    for index in range(args.rounds):
+        rng.shuffle(order)
+        for label in order:
+            forward = models[label][1]
+            start = time.perf_counter()
+            forward(clip).numpy()
+            times[label].append(time.perf_counter() - start)
+        print(f"round {index + 1}/{args.rounds}", file=sys.stderr)
+
+    baseline = times["TSN (no shift)"]
+    rows = []
+    for label, (model, _, shift_div) in models.items():
+        cost = model_cost(model)
+        ratios = [t / b for t, b in zip(times[label], baseline, strict=True)]
+        rows.append({
+            "model": label,
+            "shift_div": shift_div,
+            "median_ms": 1000 * statistics.median(times[label]),
+            "overhead_pct": 100 * (statistics.median(ratios) - 1),
+            "paper_overhead_pct": PAPER_OVERHEAD.get(shift_div),
+            "params": cost["params"],
+            "gmacs": cost["macs"] / 1e9,
+        })
+
+    header = f"{'model':<26}{'median ms':>11}{'overhead':>10}{'paper':>8}{'params':>13}{'GMACs':>8}"
+    print(header)
+    for row in rows:
+        paper = row["paper_overhead_pct"]
+        print(f"{row['model']:<26}{row['median_ms']:>11.1f}{row['overhead_pct']:>9.1f}%"
+              f"{'' if paper is None else f'{paper:.1f}%':>8}{row['params']:>13,}"
+              f"{row['gmacs']:>8.1f}")
+    report = {
+        "benchmark": "shift_overhead",
+        "arch": args.arch, "frames": args.frames, "size": args.size, "rounds": args.rounds,
+        "xla": args.xla, "tensorflow": tf.__version__, "machine": platform.processor()
+        or platform.machine(), "cpus": os.cpu_count(), "rows": rows,
+    }
+    atomic_write_text(args.json, json.dumps(report, indent=2))
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
