@@ -42,7 +42,7 @@ _ARCH_WORDS = {
     "mobilenetv2": "mobilenetv2",
 }
 _NAME_RE = re.compile(
-    r"^TSM_(?P<dataset>[A-Za-z0-9]+)_(?P<modality>RGB|Flow|RGBDiff)_(?P<arch>[A-Za-z0-9]+)"
+    r"^TSM_(?P<dataset>[A-Za-z0-9]+)_(?P<modality>RGB|Flow|RGBDiff)_(?P<arch>[A-Za-z0-9_]+?)"
     r"(?:_shift(?P<div>\d+)_(?P<place>blockres|block))?"
     r"_(?P<consensus>avg)_segment(?P<segments>\d+)_e(?P<epochs>\d+)(?P<flags>(?:_[a-z]+)*)$"
 )
