@@ -8,8 +8,8 @@ import os
 import cv2
 import numpy as np
 
-from tsm_tf.evaluate.files import atomic_write_json
 from tsm_tf.evaluate.plots import save_cam_strip, save_confusion_matrix, save_early_curve
+from tsm_tf.io_utils import atomic_write_json
 
 
 def decode(path):

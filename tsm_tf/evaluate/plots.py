@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsm_tf.evaluate.files import atomic_write_bytes
+from tsm_tf.io_utils import atomic_write_bytes
 
 MAX_TICK_LABELS = 100  # above this many classes the confusion matrix shows no class names
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from tsm_tf.evaluate import early as early_mod
-from tsm_tf.evaluate.files import atomic_write_json, atomic_write_text
 from tsm_tf.evaluate.plots import save_confusion_matrix, save_early_curve
+from tsm_tf.io_utils import atomic_write_json, atomic_write_text
 
 ARRAY_KEYS = ("scores", "labels", "predictions")
 
