@@ -91,6 +91,7 @@ def test_create_model_with_a_reference_checkpoint_needs_no_other_flags(r50_check
         tsm_tf.create_model("tsm_mobilenetv2", weights=path, input_size=64)
 
 
+@pytest.mark.slow
 def test_tsm_mobilenetv2_8f_matches_pytorch(tmp_path):
     base = MobileNetV2()
     add_mobilenet_shift(base, 8)
