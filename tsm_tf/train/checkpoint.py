@@ -116,6 +116,18 @@ def clear_run(output_dir: str | os.PathLike) -> None:
         shutil.rmtree(tb)
 
 
+def remove_stale_temp_files(output_dir: str | os.PathLike) -> int:
+    """Delete temp files a killed run left behind (``.<name>.*.tmp`` / ``.keras``)."""
+    removed = 0
+    for folder in (Path(output_dir), Path(output_dir) / CHECKPOINT_DIR):
+        if folder.is_dir():
+            for p in folder.glob(".*"):
+                if p.is_file() and (p.suffix in (".tmp", ".keras")):
+                    p.unlink()
+                    removed += 1
+    return removed
+
+
 def save_checkpoint(path: str | os.PathLike, model, optimizer, state: dict[str, Any]) -> None:
     """Write the resumable training state (see the module docstring) atomically."""
     arrays = {f"w/{i}": np.asarray(v) for i, v in enumerate(model.get_weights())}

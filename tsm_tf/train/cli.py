@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "synthetic 64)")
     g.add_argument("--dropout", type=float, help="dropout before the classifier (recipe)")
     g.add_argument("--weights", help="initial weights: .keras (ImageNet backbone or a TSM "
-                   "model), .weights.h5; PyTorch files must be converted first")
+                   "model), .weights.h5, or a PyTorch .pth(.tar) (converted on the fly)")
     _bool_flag(g, "reset-classifier", "with --weights: do not load the classifier (fine-tune "
                "to another label set)")
 

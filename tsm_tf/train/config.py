@@ -32,8 +32,8 @@ DISTRIBUTE_CHOICES = ("auto", "none", "mirrored", "multiworker")
 TRAINER_RECIPES: dict[str, dict[str, Any]] = {
     "synthetic": {
         "arch": "resnet_tiny", "input_size": 64, "num_segments": 8, "optimizer": "adam",
-        "lr": 1e-3, "batch_size": 16, "epochs": 6, "lr_schedule": "cosine", "lr_steps": (),
-        "weight_decay": 1e-4, "dropout": 0.2, "clip_grad_norm": 20.0, "fc_lr5": False,
+        "lr": 3e-3, "batch_size": 16, "epochs": 10, "lr_schedule": "cosine", "lr_steps": (),
+        "weight_decay": 0.0, "dropout": 0.2, "clip_grad_norm": 20.0, "fc_lr5": False,
         "partial_bn": False, "warmup_epochs": 0.0,
     },
 }

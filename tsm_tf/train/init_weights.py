@@ -5,8 +5,8 @@
   asks to start the classifier afresh (fine-tuning to a new label set).
 - ``.keras`` file of any other Keras model with the reference layer names (an ImageNet
   backbone): the layers it has are copied, the classifier ``fc`` is always re-initialised.
-- PyTorch checkpoints (``.pth``, ``.pth.tar``, ``.pt``): convert them first with the weights
-  converter (``python -m tsm_tf.weights.convert``), then pass the ``.keras`` file.
+- PyTorch checkpoints (``.pth``, ``.pth.tar``, ``.pt``, reference or torchvision layout): run
+  through the weights converter (``tsm_tf.weights.convert``) in memory, then copied as above.
 - ``.weights.h5``: Keras weights of the same architecture.
 """
 
@@ -42,19 +42,23 @@ def load_initial_weights(model, path: str | os.PathLike, *, dataset: str,
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"--weights file not found: {path}")
-    if path.endswith(TORCH_SUFFIXES):
-        raise ValueError(
-            f"{path} is a PyTorch checkpoint: convert it first with "
-            f"`python -m tsm_tf.weights.convert {path} OUT.keras`, then pass --weights OUT.keras."
-        )
     if path.endswith(".weights.h5"):
         model.load_weights(path)
         return {"loaded": [layer.name for layer in model.layers if layer.weights], "skipped": []}
-    if not path.endswith(".keras"):
-        raise ValueError(f"--weights {path}: expected a .keras, .weights.h5 or PyTorch file.")
-    source = keras.saving.load_model(path, compile=False)
+    config = model.tsm_config
+    if path.endswith(TORCH_SUFFIXES):
+        from tsm_tf.weights.convert import convert_checkpoint
+
+        source = convert_checkpoint(
+            path, None, arch=config["arch"], num_segments=config["num_segments"],
+            shift=config["shift"], input_size=config["input_size"][0]).model
+    elif path.endswith(".keras"):
+        source = keras.saving.load_model(path, compile=False)
+    else:
+        raise ValueError(f"--weights {path}: expected a .keras, .weights.h5 or PyTorch "
+                         "(.pth, .pth.tar, .pt) file.")
     source_config = getattr(source, "tsm_config", None)
-    num_classes = model.tsm_config["num_classes"]
+    num_classes = config["num_classes"]
     is_tsm = source_config is not None
     if is_tsm and source_config["num_classes"] != num_classes and not reset_classifier:
         raise ClassMismatchError(class_mismatch_message(

@@ -29,6 +29,7 @@ from tsm_tf.train.checkpoint import (
     load_checkpoint,
     plot_curves,
     read_checkpoint_state,
+    remove_stale_temp_files,
     save_checkpoint,
     save_model_atomic,
     write_metrics_csv,
@@ -125,6 +126,21 @@ def _set_sync_bn(model, on: bool) -> None:
             layer.synchronized = on
 
 
+def _rank1_step_logs(model) -> None:
+    """Keras 3.15 reduces a multi-worker step's logs with ``strategy.reduce("MEAN", v, axis=0)``,
+    which fails on scalars: return each log as a 1-element vector (the reduce then averages
+    the replicas' values, as intended)."""
+    import tensorflow as tf
+
+    def wrap(step):
+        def rank1_step(data):
+            return {k: tf.reshape(v, [1]) for k, v in step(data).items()}
+        return rank1_step
+
+    model.train_step = wrap(model.train_step)
+    model.test_step = wrap(model.test_step)
+
+
 def _model_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     return dict(arch=cfg.arch, num_classes=cfg.num_classes, num_segments=cfg.num_segments,
                 shift=cfg.shift, shift_div=cfg.shift_div, shift_place=cfg.shift_place,
@@ -147,10 +163,11 @@ def train(config: TrainConfig | dict[str, Any]) -> dict[str, Any]:
     cfg = resolve_config(config)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
+    import tensorflow as tf
 
     from tsm_tf.data.pipeline import build_dataset, dataset_size
     from tsm_tf.models.tsm import TSM
-    from tsm_tf.train.callbacks import NanGuard, ProgressExtras, current_lr
+    from tsm_tf.train.callbacks import NanGuard, ProgressExtras, StopAfterOneEpoch, current_lr
     from tsm_tf.train.distribute import (
         distribute_dataset,
         is_chief,
@@ -183,6 +200,7 @@ def train(config: TrainConfig | dict[str, Any]) -> dict[str, Any]:
         clear_run(out)
     out.mkdir(parents=True, exist_ok=True)
     if chief:
+        remove_stale_temp_files(out)
         write_yaml_config(cfg, out / "config.yaml")
 
     # --- data
@@ -217,9 +235,10 @@ def train(config: TrainConfig | dict[str, Any]) -> dict[str, Any]:
 
     val_data = distribute_dataset(strategy, make_val, global_batch) if cfg.val_list else None
     val_steps = None
-    if val_data is not None and replicas > 1:
+    if val_data is not None:
         num_val = dataset_size(spec, cfg.root, cfg.val_list, training=False)
-        val_steps = _steps_per_epoch(num_val, global_batch, strategy)
+        val_steps = (_steps_per_epoch(num_val, global_batch, strategy) if replicas > 1
+                     else -(-num_val // global_batch))
 
     # --- model and optimizer
     keras.utils.set_random_seed(cfg.seed)
@@ -272,17 +291,26 @@ def train(config: TrainConfig | dict[str, Any]) -> dict[str, Any]:
     work_dir = out if chief else out / f".worker{worker_index(strategy)}"
     progress = ProgressExtras(global_batch)
     guard = NanGuard()
-    callbacks: list = [progress, guard]
+    callbacks: list = [progress, guard, StopAfterOneEpoch()]
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(
             str(out / "tensorboard"), update_freq="epoch", write_graph=False, profile_batch=0))
 
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Keras 3.15's eager "symbolic build" at the start of fit() reduces a data batch with
+        # strategy.reduce, which fails on multi-worker PerReplica values. Without a stored
+        # strategy Keras builds inside the traced step instead; fit() then runs in the
+        # strategy's scope (below), which is where Keras looks it up.
+        model._distribute_strategy = None
+        _rank1_step_logs(model)
+
     for epoch in range(start_epoch, cfg.epochs):
-        fit = model.fit(
-            train_data(epoch), epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps,
-            validation_data=val_data, validation_steps=val_steps, callbacks=callbacks,
-            verbose=verbose if verbose <= 2 else 1, shuffle=False,
-        )
+        with strategy.scope():
+            fit = model.fit(
+                train_data(epoch), epochs=cfg.epochs, initial_epoch=epoch,
+                steps_per_epoch=steps, validation_data=val_data, validation_steps=val_steps,
+                callbacks=callbacks, verbose=verbose, shuffle=False,
+            )
         if guard.bad_step is not None:
             last = latest_checkpoint(out)
             raise TrainingDivergedError(
