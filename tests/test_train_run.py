@@ -108,8 +108,12 @@ def test_resume_with_other_class_count(one_epoch_run, data_root):
 
 def test_weights_with_other_class_count(one_epoch_run, data_root, tmp_path):
     out, _ = one_epoch_run
-    common = dict(dataset="custom", num_classes=8 - 3, train_list=str(data_root / "train.txt"),
-                  val_list=str(data_root / "val.txt"), weights=str(out / "last.keras"))
+    with pytest.raises(ValueError, match="--arch resnet_tiny"):
+        train(_config(data_root, tmp_path / "c", arch="resnet18",
+                      weights=str(out / "last.keras")))
+    common = dict(dataset="custom", num_classes=8 - 3, arch="resnet_tiny",
+                  train_list=str(data_root / "train.txt"), val_list=str(data_root / "val.txt"),
+                  weights=str(out / "last.keras"))
     with pytest.raises(ClassMismatchError, match="--reset-classifier"):
         train(_config(data_root, tmp_path / "a", **common))
     # fine-tuning: everything but the classifier is loaded
@@ -154,7 +158,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(one_epoch_run, data_root,
 
     monkeypatch.setattr(keras.losses, "SparseCategoricalCrossentropy", NanLoss)
     with pytest.raises(TrainingDivergedError) as e:
-        train(_config(data_root, run, epochs=2, resume=True))
+        train(_config(data_root, run, epochs=2, resume=True, partial_bn=True))
     assert (e.value.epoch, e.value.step) == (2, 1)
     assert "epoch 2, step 1" in str(e.value) and "epoch_001.npz" in str(e.value)
     assert [ep for ep, _ in list_checkpoints(run)] == [1]

@@ -159,8 +159,8 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict[str, Any]
     model.set_weights(weights)
     if len(opt_values) != len(optimizer.variables):
         raise ValueError(f"{path}: holds {len(opt_values)} optimizer variables, this optimizer "
-                         f"has {len(optimizer.variables)} (different --optimizer or "
-                         "--mixed-precision?).")
+                         f"has {len(optimizer.variables)}: resume with the run's --optimizer, "
+                         "--partial-bn and --mixed-precision settings.")
     for var, value in zip(optimizer.variables, opt_values, strict=True):
         var.assign(value)
     return state

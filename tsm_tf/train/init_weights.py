@@ -60,6 +60,9 @@ def load_initial_weights(model, path: str | os.PathLike, *, dataset: str,
     source_config = getattr(source, "tsm_config", None)
     num_classes = config["num_classes"]
     is_tsm = source_config is not None
+    if is_tsm and source_config["arch"] != config["arch"]:
+        raise ValueError(f"--weights {path} holds a {source_config['arch']} model but --arch is "
+                         f"{config['arch']!r}; pass --arch {source_config['arch']}.")
     if is_tsm and source_config["num_classes"] != num_classes and not reset_classifier:
         raise ClassMismatchError(class_mismatch_message(
             path, source_config["num_classes"], num_classes, dataset, resuming=False))
