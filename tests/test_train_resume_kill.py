@@ -43,7 +43,7 @@ def test_kill_9_then_resume(tmp_path):
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "--resume" in again.stderr
     # ... with --resume it finishes the missing epochs.
-    resumed = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True,
+    resumed = subprocess.run(cmd[:-1] + ["2", "--resume"], env=env, capture_output=True, text=True,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from {out / 'checkpoints'}" in resumed.stderr
