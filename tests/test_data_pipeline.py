@@ -204,7 +204,10 @@ def broken(tmp_path):
     write_frames(str(tmp_path / "good2"), 8)
     write_frames(str(tmp_path / "short"), 4)  # list claims 8
     write_frames(str(tmp_path / "corrupt"), 8)
-    write_text(str(tmp_path / "corrupt" / "img_00004.jpg"), "not a jpeg")  # a centre frame
+    # Frames 3 and 4 (one whole TSN segment of 4 over 8 frames): random training sampling
+    # always hits one of them, whatever the global TF seed; frame 4 is a centre frame.
+    write_text(str(tmp_path / "corrupt" / "img_00003.jpg"), "not a jpeg")
+    write_text(str(tmp_path / "corrupt" / "img_00004.jpg"), "not a jpeg")
     write_text(str(tmp_path / "bad.mp4"), "not a video")
     lst = write_text(str(tmp_path / "l.txt"),
                      "good1 8 0\nshort 8 1\ncorrupt 8 2\nbad.mp4 1\ngood2 8 1\n")

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 
 from tsm_tf.data.errors import DataError, ErrorLog, check_on_error
+from tsm_tf.io_utils import atomic_write_text
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg")
 FORMATS = ("auto", "frames", "video")
@@ -154,12 +155,3 @@ def write_list_file(path: str, records: list[VideoRecord], root: str | None = No
         p = os.path.relpath(r.path, root) if root else r.path
         lines.append(f"{p} {r.label}" if r.num_frames is None else f"{p} {r.num_frames} {r.label}")
     atomic_write_text(path, "".join(line + "\n" for line in lines))
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)

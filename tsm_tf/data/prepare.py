@@ -42,9 +42,9 @@ import numpy as np
 
 from tsm_tf.data.annotations import AnnotatedClip, read_annotations
 from tsm_tf.data.errors import DataError
-from tsm_tf.data.listfile import atomic_write_text
 from tsm_tf.data.registry import get_dataset_spec
 from tsm_tf.data.transforms import short_side_size
+from tsm_tf.io_utils import atomic_write_text
 
 log = logging.getLogger("tsm_tf.data.prepare")
 

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable, Sequence
 
 from tsm_tf.data.errors import DataError
-from tsm_tf.data.listfile import atomic_write_text
+from tsm_tf.io_utils import atomic_write_text
 
 INDEX_FORMAT = "tsm_tf.tfrecord.v1"
 TFRECORD_EXTENSIONS = (".tfrecord", ".tfrecords")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import keras
 
+from tsm_tf import io_utils
 from tsm_tf.models.resnet import default_shift_every
 from tsm_tf.models.tsm import ARCHITECTURES, TSM, StreamingTSM
 from tsm_tf.weights.assign import assign_weights
@@ -249,14 +250,7 @@ def save_model_atomic(model: keras.Model, out: str | os.PathLike) -> Path:
     out = Path(out)
     if out.suffix != ".keras":
         raise ValueError(f"--out must end with .keras, got {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    io_utils.save_model_atomic(model, out)
     return out
 
 

@@ -20,6 +20,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from tsm_tf.io_utils import atomic_write_json
+
 # dataset -> number of classes (the published checkpoints' classifier sizes).
 DATASETS = {
     "kinetics400": 400,
@@ -79,9 +81,7 @@ def write_sidecar(
                "class_names": list(class_names)}
     if extra:
         payload.update(extra)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write_json(target, payload, indent=1)
     return target
 
 
