@@ -7,6 +7,7 @@ in a shuffled order each round) so machine noise hits all of them alike; the ove
 median over rounds of each round's TSM/TSN latency ratio.
 
     python benchmarks/shift_overhead.py --rounds 15 --json runs/shift_overhead.json
+    python benchmarks/shift_overhead.py --runtime litert --json runs/shift_overhead_litert.json
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tsm_tf  # noqa: E402
+from tsm_tf.export import LiteRTModel, convert_to_tflite  # noqa: E402
 from tsm_tf.io_utils import atomic_write_text  # noqa: E402
 from tsm_tf.profile import model_cost  # noqa: E402
 
@@ -41,13 +43,17 @@ PAPER_OVERHEAD = {16: 3.0, 8: 4.3, 4: 8.0, 2: 13.7}  # percent, CPU, paper Fig. 
 
 
 def build(shift_div, args):
+    """The model and a ``forward(clip) -> numpy logits`` on the chosen runtime."""
     kwargs = dict(num_classes=400, num_segments=args.frames, input_size=args.size, batch_size=1)
     if shift_div is None:
         model = tsm_tf.create_model(f"tsn_{args.arch}", **kwargs)
     else:
         model = tsm_tf.create_model(f"tsm_{args.arch}", shift_div=shift_div, **kwargs)
-    forward = tf.function(lambda clip: model(clip, training=False), jit_compile=args.xla)
-    return model, forward
+    if args.runtime == "litert":
+        runner = LiteRTModel(convert_to_tflite(model), num_threads=args.threads or None)
+        return model, lambda clip: runner({"video": clip})["logits"]
+    compiled = tf.function(lambda clip: model(clip, training=False), jit_compile=args.xla)
+    return model, lambda clip: compiled(clip).numpy()
 
 
 def main(argv=None) -> int:
@@ -59,18 +65,21 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls per model")
     parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0: TF's)")
     parser.add_argument("--xla", action="store_true", help="compile with XLA (jit_compile)")
+    parser.add_argument("--runtime", choices=("keras", "litert"), default="keras",
+                        help="keras: TensorFlow graph; litert: float32 TFLite on ai-edge-litert")
     parser.add_argument("--json", default="runs/shift_overhead.json", help="where to write JSON")
     args = parser.parse_args(argv)
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
 
     clip = np.random.default_rng(0).normal(size=(1, args.frames, args.size, args.size, 3))
-    clip = tf.constant(clip.astype("float32"))
+    clip = clip.astype("float32")
+    tf.get_logger().setLevel("ERROR")
     models = {}
     for label, shift_div in VARIANTS.items():
         model, forward = build(shift_div, args)
         for _ in range(args.warmup):
-            forward(clip).numpy()
+            forward(clip)
         models[label] = (model, forward, shift_div)
         print(f"built {label}", file=sys.stderr)
 
@@ -82,7 +91,7 @@ def main(argv=None) -> int:
         for label in order:
             forward = models[label][1]
             start = time.perf_counter()
-            forward(clip).numpy()
+            forward(clip)
             times[label].append(time.perf_counter() - start)
         print(f"round {index + 1}/{args.rounds}", file=sys.stderr)
 
@@ -111,8 +120,9 @@ def main(argv=None) -> int:
     report = {
         "benchmark": "shift_overhead",
         "arch": args.arch, "frames": args.frames, "size": args.size, "rounds": args.rounds,
-        "xla": args.xla, "tensorflow": tf.__version__, "machine": platform.processor()
-        or platform.machine(), "cpus": os.cpu_count(), "rows": rows,
+        "runtime": args.runtime, "xla": args.xla, "tensorflow": tf.__version__,
+        "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "rows": rows,
     }
     atomic_write_text(args.json, json.dumps(report, indent=2))
     print(f"wrote {args.json}")
