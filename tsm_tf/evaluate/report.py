@@ -61,7 +61,10 @@ def format_summary(result: dict, max_classes: int = 30) -> str:
         "per-class accuracy:",
     ]
     per_class = result["per_class"]
-    shown = per_class if len(per_class) <= max_classes else per_class[:max_classes]
+    # Classes that have videos first (in class order), so a large label set with a small
+    # evaluation list still shows what was evaluated.
+    ordered = ([c for c in per_class if c["count"]] + [c for c in per_class if not c["count"]])
+    shown = ordered[:max_classes]
     width = max(len(c["name"]) for c in shown)
     lines += [f"  {c['class']:>4} {c['name']:<{width}}  {pct(c['accuracy']):>8}  "
               f"({c['count']} videos)" for c in shown]
