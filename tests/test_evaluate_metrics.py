@@ -129,3 +129,14 @@ def test_parse_fractions():
         parse_fractions("0,0.5")
     with pytest.raises(ValueError, match="comma-separated"):
         parse_fractions("half")
+
+
+def test_top_k_ties_rank_like_argmax_and_nan_is_a_miss():
+    labels = np.array([0, 2, 1])
+    constant = np.zeros((3, 3))
+    # All scores equal: argmax says class 0, so only the first sample is a top-1 hit.
+    assert top_k_accuracy(constant, labels, 1) == pytest.approx(1 / 3)
+    assert top_k_accuracy(constant, labels, 2) == pytest.approx(2 / 3)  # classes 0 and 1
+    diverged = np.full((3, 3), np.nan)
+    assert top_k_accuracy(diverged, labels, 1) == 0.0
+    assert top_k_accuracy(diverged, labels, 5) == 0.0

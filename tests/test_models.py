@@ -185,3 +185,23 @@ def test_mixed_precision_forward():
         keras.mixed_precision.set_global_policy("float32")
     assert logits.dtype == np.float32 and logits.shape == (1, 6)
     assert np.all(np.isfinite(logits))
+
+
+def test_copy_weights_refuses_a_different_architecture():
+    plain = tsm_tf.create_model("tsm_resnet50", num_classes=3, num_segments=4, input_size=64)
+    with_non_local = tsm_tf.create_model("tsm_resnet50", num_classes=3, num_segments=4,
+                                         input_size=64, non_local=True)
+    with pytest.raises(ValueError, match="only in the source"):
+        tsm_tf.models.copy_weights_by_name(with_non_local, plain)
+    with pytest.raises(ValueError, match="only in the target"):
+        tsm_tf.models.copy_weights_by_name(plain, with_non_local)
+    other_classes = tsm_tf.create_model("tsm_resnet50", num_classes=5, num_segments=4,
+                                        input_size=64)
+    with pytest.raises(ValueError, match="'fc'"):
+        tsm_tf.models.copy_weights_by_name(plain, other_classes)
+
+
+def test_in_place_shift_covers_every_block_even_on_resnet101():
+    model = tsm_tf.create_model("tsm_resnet101", num_classes=5, num_segments=4, input_size=64,
+                                shift_place="block")
+    assert [layer.name for layer in shift_layers(model)] == block_names((3, 4, 23, 3))

@@ -42,9 +42,14 @@ def top_k_hits(scores: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     if k < 1:
         raise ValueError(f"k must be >= 1. Received: k={k}")
     k = min(k, scores.shape[1])
-    # A label is in the top k when fewer than k classes score strictly higher.
-    true_score = scores[np.arange(len(labels)), labels][:, None]
-    return (scores > true_score).sum(axis=1) < k
+    # A label is in the top k when fewer than k classes rank above it. Ties rank as argmax
+    # does (lower class index first), and a non-finite true score is always a miss, so a
+    # diverged model (NaN scores) or a constant one cannot look accurate.
+    rows = np.arange(len(labels))
+    true_score = scores[rows, labels][:, None]
+    classes = np.arange(scores.shape[1])[None, :]
+    ahead = (scores > true_score) | ((scores == true_score) & (classes < labels[:, None]))
+    return ((ahead.sum(axis=1) < k) & np.isfinite(true_score[:, 0]))
 
 
 def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:

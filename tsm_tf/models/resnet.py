@@ -23,8 +23,11 @@ RESNET_LAYOUTS = {
 NON_LOCAL_POSITIONS = frozenset({(1, 0), (1, 2), (2, 0), (2, 2), (2, 4)})
 
 
-def default_shift_every(arch: str) -> int:
-    """The reference shifts every block, or every other block when layer3 has >= 23 blocks."""
+def default_shift_every(arch: str, shift_place: str = "blockres") -> int:
+    """The reference's residual shift covers every block, or every other block when layer3
+    has >= 23 blocks; its in-place shift covers every block."""
+    if shift_place != "blockres":
+        return 1
     return 2 if RESNET_LAYOUTS[arch][1][2] >= 23 else 1
 
 

@@ -70,7 +70,7 @@ def _build_trunk(frames, config: dict, plan: ShiftPlan):
     else:
         features, segments = resnet_backbone(
             frames, arch, plan, config["num_segments"],
-            shift_every=config["shift_every"] or default_shift_every(arch),
+            shift_every=config["shift_every"] or default_shift_every(arch, config["shift_place"]),
             temporal_pool=config["temporal_pool"],
             non_local=config["non_local"],
         )
@@ -334,26 +334,30 @@ def copy_weights_by_name(source: keras.Model, target: keras.Model) -> int:
     """Copy each weighted layer's weights from ``source`` to the same-named layer of ``target``.
 
     Cache variables of stateful shift layers are skipped (they hold no learned values).
-    Returns the number of layers copied; raises ``ValueError`` on a missing layer or a
-    shape mismatch, never a silent partial copy.
+    Returns the number of layers copied. Raises ``ValueError`` when a weighted layer of either
+    model has no counterpart in the other, or on a shape mismatch: never a silent partial copy.
     """
-    copied = 0
-    for layer in target.layers:
-        if not layer.weights or isinstance(layer, StatefulTemporalShift):
-            continue
-        try:
-            source_layer = source.get_layer(layer.name)
-        except ValueError as error:
-            raise ValueError(
-                f"Layer {layer.name!r} of {target.name!r} has no counterpart in {source.name!r}."
-            ) from error
-        values = source_layer.get_weights()
+
+    def weighted(model):
+        return {layer.name: layer for layer in model.layers
+                if layer.weights and not isinstance(layer, StatefulTemporalShift)}
+
+    sources, targets = weighted(source), weighted(target)
+    missing = sorted(set(targets) - set(sources))
+    unused = sorted(set(sources) - set(targets))
+    if missing or unused:
+        raise ValueError(
+            f"{source.name!r} and {target.name!r} are different architectures: "
+            f"{len(missing)} weighted layers only in the target {missing[:5]}, "
+            f"{len(unused)} only in the source {unused[:5]}."
+        )
+    for name, layer in targets.items():
+        values = sources[name].get_weights()
         expected = [tuple(w.shape) for w in layer.weights]
         if [tuple(v.shape) for v in values] != expected:
             raise ValueError(
-                f"Layer {layer.name!r}: weight shapes {[v.shape for v in values]} in "
+                f"Layer {name!r}: weight shapes {[v.shape for v in values]} in "
                 f"{source.name!r} do not match {expected} in {target.name!r}."
             )
         layer.set_weights(values)
-        copied += 1
-    return copied
+    return len(targets)

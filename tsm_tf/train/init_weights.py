@@ -49,11 +49,15 @@ def load_initial_weights(model, path: str | os.PathLike, *, dataset: str,
     if path.endswith(TORCH_SUFFIXES):
         from tsm_tf.weights.convert import convert_checkpoint
 
-        source = convert_checkpoint(
+        # num_classes only sizes the new classifier of an ImageNet backbone (layout
+        # "imagenet"); a TSM checkpoint keeps its own and is checked below.
+        converted = convert_checkpoint(
             path, None, arch=config["arch"], num_segments=config["num_segments"],
-            shift=config["shift"], input_size=config["input_size"][0]).model
+            shift=config["shift"], input_size=config["input_size"][0],
+            num_classes_fallback=config["num_classes"])
+        source, backbone_only = converted.model, converted.layout == "imagenet"
     elif path.endswith(".keras"):
-        source = keras.saving.load_model(path, compile=False)
+        source, backbone_only = keras.saving.load_model(path, compile=False), False
     else:
         raise ValueError(f"--weights {path}: expected a .keras, .weights.h5 or PyTorch "
                          "(.pth, .pth.tar, .pt) file.")
@@ -66,7 +70,7 @@ def load_initial_weights(model, path: str | os.PathLike, *, dataset: str,
     if is_tsm and source_config["num_classes"] != num_classes and not reset_classifier:
         raise ClassMismatchError(class_mismatch_message(
             path, source_config["num_classes"], num_classes, dataset, resuming=False))
-    skip_fc = reset_classifier or not is_tsm
+    skip_fc = reset_classifier or not is_tsm or backbone_only
     loaded, skipped = [], []
     for layer in model.layers:
         if not layer.weights:

@@ -112,7 +112,10 @@ def _apply_partial_bn(model) -> list[str]:
     reference's partial BN for fine-tuning on small datasets."""
     import keras
 
-    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    # The non-local blocks' output BN (gamma 0 at start) is not part of the backbone's BN
+    # stack the reference freezes (it counts BatchNorm2d only): it stays trainable.
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+           and not layer.name.endswith("_nl_W_1")]
     for layer in bns[1:]:
         layer.trainable = False
     return [layer.name for layer in bns[1:]]

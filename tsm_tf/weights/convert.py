@@ -148,7 +148,7 @@ def resolve_config(
         from_keys["shift"] = "bidirectional" if state.shifted_blocks else "none"
         from_keys["shift_place"] = state.shift_place
         every = infer_shift_every(state, key_arch)
-        if every is not None and every != default_shift_every(key_arch):
+        if every is not None and every != default_shift_every(key_arch, state.shift_place):
             from_keys["shift_every"] = every
     elif layout == "online":
         from_keys["shift"] = "unidirectional"
@@ -166,6 +166,9 @@ def resolve_config(
     if config["arch"] not in ARCHITECTURES:
         raise ValueError(f"Unknown arch {config['arch']!r}; expected one of {ARCHITECTURES}.")
     config["num_classes"] = _pick("num_classes", sources, notes)
+    if config["num_classes"] is None and options.get("num_classes_fallback") is not None:
+        config["num_classes"] = options["num_classes_fallback"]
+        notes.append(f"num_classes={config['num_classes']} (new classifier of a backbone)")
     if config["num_classes"] is None:
         raise ValueError(
             "This is an ImageNet backbone: its 1000-class classifier is dropped, so the number "
@@ -183,7 +186,7 @@ def resolve_config(
     if options.get("shift_every") is not None or "shift_every" in from_keys:
         config["shift_every"] = _pick("shift_every", sources, notes)
     for name, value in options.items():  # remaining TSM options (input_size, dropout, ...)
-        if name not in config and value is not None:
+        if name not in config and name != "num_classes_fallback" and value is not None:
             config[name] = value
 
     if dataset is None:
@@ -271,8 +274,10 @@ def convert_checkpoint(
     """Convert a PyTorch checkpoint to a Keras ``TSM`` (or, ``streaming=True``, its
     ``StreamingTSM``); save it to ``out`` (``.keras``) with a ``.labels.json`` sidecar.
 
-    ``model_options`` are further ``TSM`` arguments (``input_size``, ``shift_div``, ...).
-    Unset options are inferred (see ``resolve_config``); ``result.notes`` says how.
+    ``model_options`` are further ``TSM`` arguments (``input_size``, ``shift_div``, ...), plus
+    ``num_classes_fallback``: the classifier size used only when the checkpoint has none of
+    its own (an ImageNet backbone). Unset options are inferred (see ``resolve_config``);
+    ``result.notes`` says how.
     """
     raw = load_checkpoint(checkpoint)
     state = canonicalize(raw.state)
