@@ -111,3 +111,18 @@ def test_yaml_file_written_by_run_is_valid(tmp_path):
     write_yaml_config(cfg, tmp_path / "config.yaml")
     data = yaml.safe_load((tmp_path / "config.yaml").read_text())
     assert data["dataset"] == "synthetic" and "resume" not in data
+
+
+def test_resume_takes_the_run_config_and_flags_still_override(tmp_path):
+    from tsm_tf.train.cli import config_from_args
+    from tsm_tf.train.config import TrainConfig, write_yaml_config
+
+    run = TrainConfig(dataset="ucf101", arch="resnet_tiny", num_segments=4, epochs=7,
+                      train_list="a.txt", val_list="b.txt", root="/data/ucf")
+    write_yaml_config(run, tmp_path / "config.yaml")
+    resumed = config_from_args(["--output-dir", str(tmp_path), "--resume"])
+    assert (resumed.dataset, resumed.arch, resumed.num_segments, resumed.epochs) == \
+        ("ucf101", "resnet_tiny", 4, 7)
+    assert resumed.resume and resumed.root == "/data/ucf"
+    longer = config_from_args(["--output-dir", str(tmp_path), "--resume", "--epochs", "9"])
+    assert longer.epochs == 9 and longer.dataset == "ucf101"

@@ -145,6 +145,19 @@ def test_resume_equals_uninterrupted_run(one_epoch_run, data_root, init_weights,
 
 
 @pytest.mark.slow
+def test_resume_with_dropout_equals_uninterrupted_run(data_root, init_weights, tmp_path):
+    """Dropout masks come from a seed generator: its state is part of the checkpoint."""
+    settings = dict(weights=str(init_weights), dropout=0.5)
+    train(_config(data_root, tmp_path / "resumed", epochs=1, **settings))
+    resumed = train(_config(data_root, tmp_path / "resumed", epochs=2, resume=True, **settings))
+    straight = train(_config(data_root, tmp_path / "straight", epochs=2, **settings))
+    assert resumed["start_epoch"] == 1
+    for a, b in zip(resumed["model"].get_weights(), straight["model"].get_weights(),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(one_epoch_run, data_root, tmp_path,
                                                         monkeypatch):
     out, _ = one_epoch_run

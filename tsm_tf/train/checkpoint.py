@@ -91,9 +91,18 @@ def remove_stale_temp_files(output_dir: str | os.PathLike) -> int:
     return removed
 
 
+def _random_state_variables(model) -> list:
+    """Variables that are not weights: the seed generators of Dropout and augmentation layers.
+    Saving them makes a resumed run draw the same dropout masks as an uninterrupted one."""
+    weight_ids = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weight_ids]
+
+
 def save_checkpoint(path: str | os.PathLike, model, optimizer, state: dict[str, Any]) -> None:
     """Write the resumable training state (see the module docstring) atomically."""
     arrays = {f"w/{i}": np.asarray(v) for i, v in enumerate(model.get_weights())}
+    arrays.update({f"rng/{i}": np.asarray(v.numpy())
+                   for i, v in enumerate(_random_state_variables(model))})
     arrays.update({f"opt/{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
     arrays["state"] = np.frombuffer(json.dumps(state).encode("utf-8"), dtype=np.uint8)
     buf = io.BytesIO()
@@ -113,9 +122,10 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict[str, Any]
     """
     with np.load(path) as data:
         state = json.loads(bytes(data["state"]).decode("utf-8"))
-        count = {p: sum(k.startswith(p) for k in data.files) for p in ("w/", "opt/")}
+        count = {p: sum(k.startswith(p) for k in data.files) for p in ("w/", "opt/", "rng/")}
         weights = [data[f"w/{i}"] for i in range(count["w/"])]
         opt_values = [data[f"opt/{i}"] for i in range(count["opt/"])]
+        rng_values = [data[f"rng/{i}"] for i in range(count["rng/"])]
     if len(weights) != len(model.weights):
         raise ValueError(f"{path}: holds {len(weights)} weight arrays, the model has "
                          f"{len(model.weights)}: it was saved from another architecture.")
@@ -126,6 +136,10 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict[str, Any]
                          "--partial-bn and --mixed-precision settings.")
     for var, value in zip(optimizer.variables, opt_values, strict=True):
         var.assign(value)
+    random_state = _random_state_variables(model)
+    if len(rng_values) == len(random_state):  # older checkpoints hold none
+        for var, value in zip(random_state, rng_values, strict=True):
+            var.assign(value)
     return state
 
 

@@ -7,6 +7,7 @@ flags given on the command line override it; fields left unset come from the dat
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -138,6 +139,10 @@ def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
     """Parse flags (over ``--config`` defaults) into an unresolved :class:`TrainConfig`."""
     args = build_parser().parse_args(argv)
     values = load_yaml_config(args.config) if args.config else {}
+    run_config = os.path.join(args.output_dir, "config.yaml") if args.output_dir else None
+    if args.resume and not args.config and run_config and os.path.exists(run_config):
+        # --resume continues the run as it was configured; flags given now still override.
+        values = load_yaml_config(run_config)
     for key, value in vars(args).items():
         if key != "config" and value is not None:
             values[key] = value

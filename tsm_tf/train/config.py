@@ -135,14 +135,12 @@ def load_yaml_config(path: str | os.PathLike) -> dict[str, Any]:
 
 def write_yaml_config(config: TrainConfig, path: str | os.PathLike) -> None:
     """Write the resolved config atomically (it can be passed back with ``--config``)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    from tsm_tf.io_utils import atomic_write_text
+
     data = config.to_dict()
     for key in ("resume", "overwrite", "base_lr", "base_batch_size", "extra"):
         data.pop(key, None)
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml.safe_dump(data, f, sort_keys=False)
-    os.replace(tmp, path)
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
 
 
 def _check_choice(name: str, value, choices) -> None:
