@@ -115,3 +115,13 @@ def test_normalize_matches_imagenet_formula():
     got = normalize(x)
     want = (np.array([0, 128, 255]) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     np.testing.assert_allclose(got[0], want, rtol=1e-6)
+
+
+def test_multiscale_crop_never_exceeds_a_frame_just_below_the_input_size():
+    from tsm_tf.data.transforms import fixed_crop_offsets, multiscale_crop_sizes
+
+    for width, height in [(223, 223), (300, 222), (222, 400)]:
+        for crop_w, crop_h in multiscale_crop_sizes(width, height, 224):
+            assert crop_w <= width and crop_h <= height
+            for x, y in fixed_crop_offsets(width, height, crop_w, crop_h):
+                assert 0 <= x <= width - crop_w and 0 <= y <= height - crop_h

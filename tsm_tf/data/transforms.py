@@ -45,12 +45,16 @@ def multiscale_crop_sizes(
     scales: tuple[float, ...] = MULTISCALE_SCALES,
     max_distort: int = 1,
 ) -> list[tuple[int, int]]:
-    """All allowed ``(crop_w, crop_h)`` pairs of the multi-scale crop."""
+    """All allowed ``(crop_w, crop_h)`` pairs of the multi-scale crop.
+
+    A size within 3 px of the input size snaps to it (as the reference does), but never beyond
+    the image: a frame slightly smaller than the input size keeps its own extent.
+    """
     in_w, in_h = (input_size, input_size) if isinstance(input_size, int) else input_size
     base = min(image_w, image_h)
     sizes = [int(base * s) for s in scales]
-    hs = [in_h if abs(s - in_h) < 3 else s for s in sizes]
-    ws = [in_w if abs(s - in_w) < 3 else s for s in sizes]
+    hs = [min(in_h, image_h) if abs(s - in_h) < 3 else s for s in sizes]
+    ws = [min(in_w, image_w) if abs(s - in_w) < 3 else s for s in sizes]
     return [(w, h) for i, h in enumerate(hs) for j, w in enumerate(ws) if abs(i - j) <= max_distort]
 
 
