@@ -81,18 +81,9 @@ def early_scores(frame_logits: np.ndarray, fractions: Sequence[float]) -> np.nda
     return np.stack([running[:, n - 1] / n for n in counts])
 
 
-def frame_logits_model(model):
-    """``clips [N, T, H, W, 3] -> per-frame logits [N, T', K]``, sharing ``model``'s weights
-    (single-tensor input, so calling it with an array raises no input-structure warning)."""
-    import keras
-
-    return keras.Model(model.inputs[0], model.get_layer("frame_logits").output,
-                       name=f"{model.name}_frame_logits")
-
-
 def offline_frame_logits(model, clips: np.ndarray, batch_size: int = 8) -> np.ndarray:
     """Per-frame logits ``[N, T, K]`` of a (causal) ``TSM`` on clips ``[N, T, H, W, 3]``."""
-    frame_model = frame_logits_model(model)
+    frame_model = model.frame_logits_model()
     out = [
         np.asarray(frame_model(clips[i:i + batch_size], training=False))
         for i in range(0, len(clips), batch_size)

@@ -86,7 +86,7 @@ def make_forward(model, frames: bool = False, method: str = "frame_logits",
 
     if frames and method == "streaming":
         return early_mod.StreamingRunner(model, chunk)
-    net = early_mod.frame_logits_model(model) if frames else model
+    net = model.frame_logits_model() if frames else model
     # One trace for every batch size; no autograph (a plain forward pass needs none).
     spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], tf.float32)
     call = tf.function(lambda x: net(x, training=False), input_signature=[spec],
