@@ -147,6 +147,15 @@ def _build(spec, root, list_file, model_t, size, proto: Protocol, batch_size, on
     )
 
 
+def _model_and_path(model_or_path):
+    """``(model, path or None)``: load a ``.keras`` / reference checkpoint path, or pass a
+    model through."""
+    if isinstance(model_or_path, str | os.PathLike):
+        path = os.fspath(model_or_path)
+        return load_model(path), path
+    return model_or_path, None
+
+
 def evaluate(
     model_or_path,
     dataset="custom",
@@ -202,12 +211,7 @@ def evaluate(
             (``ModelMismatchError``); unknown protocol; early recognition on an offline model.
     """
     start = time.perf_counter()
-    model_path = None
-    if isinstance(model_or_path, str | os.PathLike):
-        model_path = os.fspath(model_or_path)
-        model = load_model(model_path)
-    else:
-        model = model_or_path
+    model, model_path = _model_and_path(model_or_path)
     model_name = model_path or model.name
     cfg = model.tsm_config
     spec = _resolve_spec(dataset, num_classes, frame_template, cfg["num_classes"])
@@ -343,12 +347,7 @@ def write_cams(
     (e.g. the TSN baseline next to TSM) both models' maps side by side. Returns the paths."""
     from tsm_tf.evaluate.cam import write_cam_strips
 
-    model_path = None
-    if isinstance(model_or_path, str | os.PathLike):
-        model_path = os.fspath(model_or_path)
-        model = load_model(model_path)
-    else:
-        model = model_or_path
+    model, model_path = _model_and_path(model_or_path)
     if isinstance(compare_model, str | os.PathLike):
         compare_model = load_model(os.fspath(compare_model))
     spec = _resolve_spec(dataset, num_classes, frame_template, model.tsm_config["num_classes"])
