@@ -31,11 +31,6 @@ def default_shift_every(arch: str, shift_place: str = "blockres") -> int:
     return 2 if RESNET_LAYOUTS[arch][1][2] >= 23 else 1
 
 
-def resnet_feature_channels(arch: str) -> int:
-    block_type, _, widths = RESNET_LAYOUTS[arch]
-    return widths[-1] * (4 if block_type == "bottleneck" else 1)
-
-
 def _relu(x, name):
     return keras.layers.ReLU(name=name)(x)
 
