@@ -16,7 +16,6 @@ when given, the table says whether each source keeps up with it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -32,6 +31,7 @@ import numpy as np  # noqa: E402
 
 from tsm_tf.data import build_dataset, get_dataset_spec  # noqa: E402
 from tsm_tf.data.tfrecord import shard_name, write_index, write_shard  # noqa: E402
+from tsm_tf.io_utils import atomic_write_json  # noqa: E402
 
 
 def make_clip_frames(rng: np.random.Generator, n: int, h: int, w: int) -> list[np.ndarray]:
@@ -180,11 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_clips_per_s_needed": need,
     }
     if a.json:
-        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        tmp = a.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, a.json)
+        atomic_write_json(a.json, result, indent=1)
         print(f"wrote {a.json}")
     return 0
 

@@ -61,6 +61,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tsm_tf.io_utils import atomic_write_text
+
 # Label order of the full set. Pairs (2k, 2k+1) are time-reverses of each other.
 SYNTHETIC_CLASSES: tuple[str, ...] = (
     "moving_left",
@@ -271,12 +273,6 @@ def _write_clip(job: tuple) -> bool:
     return True
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _resolve_classes(classes: Iterable[str] | None) -> tuple[str, ...]:
     if classes is None:
         return SYNTHETIC_CLASSES
@@ -408,7 +404,7 @@ def generate_synthetic_dataset(
     frames_dir.mkdir(exist_ok=True)
     for stale in frames_dir.glob(".tmp-*"):  # left by an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
-    _atomic_write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
 
     splits = {"train": num_train, "val": num_val}
     jobs = [
@@ -458,15 +454,15 @@ def generate_synthetic_dataset(
     for split, n in splits.items():
         path = out / f"{split}.txt"
         lines = [f"frames/{_clip_id(split, i)} {num_frames} {i % len(names)}\n" for i in range(n)]
-        _atomic_write_text(path, "".join(lines))
+        atomic_write_text(path, "".join(lines))
         lists[split] = str(path)
-    _atomic_write_text(out / "classes.txt", "".join(f"{n}\n" for n in names))
-    _atomic_write_text(
+    atomic_write_text(out / "classes.txt", "".join(f"{n}\n" for n in names))
+    atomic_write_text(
         out / "README.txt",
         _README.format(num_classes=len(names), class_list=", ".join(names), **meta),
     )
     meta["complete"] = True
-    _atomic_write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
     seconds = time.perf_counter() - start
     if verbose:
         _progress(

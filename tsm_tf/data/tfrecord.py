@@ -48,11 +48,15 @@ def write_shard(path: str, clips: Iterable[tuple[str, int, Sequence[bytes]]]) ->
 
     tmp = f"{path}.tmp-{os.getpid()}"
     n = 0
-    with tf.io.TFRecordWriter(tmp) as w:
-        for clip_id, label, frames in clips:
-            w.write(make_example(clip_id, label, frames).SerializeToString())
-            n += 1
-    os.replace(tmp, path)
+    try:
+        with tf.io.TFRecordWriter(tmp) as w:
+            for clip_id, label, frames in clips:
+                w.write(make_example(clip_id, label, frames).SerializeToString())
+                n += 1
+        os.replace(tmp, path)
+    finally:  # a failed shard leaves no temp file behind
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return n
 
 
