@@ -159,6 +159,24 @@ def test_keras_file_round_trip_without_custom_objects(tmp_path):
     np.testing.assert_array_equal(restored.predict(clips, verbose=0), expected)
 
 
+def _initial_kernels(seed):
+    keras.utils.set_random_seed(seed)
+    model = tsm_tf.create_model("tsm_resnet_tiny", num_classes=4, num_segments=4, input_size=32)
+    return {w.path: np.asarray(w) for w in model.weights if "kernel" in w.path}
+
+
+def test_initial_weights_follow_the_seed_and_differ_between_layers():
+    first, again, other = _initial_kernels(5), _initial_kernels(5), _initial_kernels(6)
+    for path, value in first.items():
+        np.testing.assert_array_equal(again[path], value, err_msg=path)
+        assert not np.array_equal(other[path], value), f"{path} ignores the seed"
+    kernels = list(first.items())
+    for i, (path, value) in enumerate(kernels):
+        for other_path, other_value in kernels[i + 1:]:
+            same = value.shape == other_value.shape and np.array_equal(value, other_value)
+            assert not same, f"{path} and {other_path} start identical"
+
+
 def test_one_training_step_reduces_the_loss():
     keras.utils.set_random_seed(0)
     model = tsm_tf.create_model("tsm_resnet_tiny", num_classes=4, num_segments=4, input_size=32,

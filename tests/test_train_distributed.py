@@ -80,13 +80,17 @@ def test_two_workers_match_one_process(tmp_path):
     one, w0, w1 = load("single.npz"), load("w0.npz"), load("w1.npz")
     assert len(one) == len(w0) == len(w1)
     start = init.get_weights()
-    moved = gap = 0.0
+    moved = 0.0
     for a, b, c, s in zip(one, w0, w1, start, strict=True):
         np.testing.assert_allclose(b, c, rtol=1e-5, atol=1e-6)  # replicas agree
-        np.testing.assert_allclose(b, a, rtol=2e-3, atol=2e-4)  # and equal one process
-        moved = max(moved, float(np.abs(a - s).max()))
-        gap = max(gap, float(np.abs(a - b).max()))
-    assert moved > 1e-2 and gap < moved / 100  # training moved the weights far more
+        # ... and end where one process ends, measured against how far training moved each
+        # tensor: float rounding differs with the per-replica batch (and can flip a max-pool
+        # tie), so elementwise equality is too strict. Measured ratio: 6e-5 with synchronised
+        # BatchNorm, 1.38 with per-replica BatchNorm statistics.
+        step = float(np.linalg.norm(a - s))
+        assert float(np.linalg.norm(b - a)) <= 1e-2 * step + 1e-6
+        moved = max(moved, step)
+    assert moved > 1e-2  # training moved the weights
     # only the chief wrote the run
     assert (tmp_path / "multi" / "last.keras").is_file()
     assert (tmp_path / "multi" / "checkpoints" / "epoch_002.npz").is_file()

@@ -25,8 +25,17 @@ SHIFT_PLACES = ("blockres", "block")
 # PyTorch's defaults: BatchNorm eps 1e-5 and momentum 0.1 (Keras counts momentum the other way).
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
-# PyTorch ResNet initialisation: Kaiming normal, fan_out.
-CONV_INIT = keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="normal")
+
+
+def conv_initializer() -> keras.initializers.Initializer:
+    """PyTorch's ResNet initialisation (Kaiming normal, fan_out), a fresh instance per layer.
+
+    One shared unseeded instance would give every kernel of the same shape identical values
+    and draw its seed at import time, so ``keras.utils.set_random_seed`` would not make the
+    initial weights reproducible. A new instance per layer draws its seed from Python's
+    ``random``, which ``set_random_seed`` seeds.
+    """
+    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="normal")
 
 
 def state_name(shift_layer_name: str) -> str:
@@ -50,11 +59,11 @@ def conv2d(x, filters: int, kernel: int, stride: int = 1, *, name: str, use_bias
     if depthwise:
         return keras.layers.DepthwiseConv2D(
             kernel, strides=stride, padding=padding, use_bias=use_bias,
-            depthwise_initializer=CONV_INIT, name=name,
+            depthwise_initializer=conv_initializer(), name=name,
         )(x)
     return keras.layers.Conv2D(
         filters, kernel, strides=stride, padding=padding, use_bias=use_bias,
-        kernel_initializer=CONV_INIT, name=name,
+        kernel_initializer=conv_initializer(), name=name,
     )(x)
 
 
