@@ -1,0 +1,52 @@
+"""The shift-overhead benchmark script: its frame-copy floor and its report (not its timings)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tsm_tf
+from tsm_tf.layers import TemporalShift
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "shift_overhead.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("shift_overhead", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_frame_copy_moves_whole_frames(bench):
+    x = np.random.default_rng(0).normal(size=(8, 3, 3, 5)).astype("float32")
+    y = np.asarray(bench.FrameCopy()(x))
+    np.testing.assert_array_equal(y, np.roll(x, -1, axis=0))
+
+
+def test_frame_copy_model_replaces_each_shift_and_keeps_the_weights(bench):
+    model = tsm_tf.create_model("tsm_resnet_tiny", num_classes=3, num_segments=4, input_size=32)
+    floor = bench.with_frame_copy(model)
+    shifts = [layer for layer in model.layers if isinstance(layer, TemporalShift)]
+    copies = [layer for layer in floor.layers if isinstance(layer, bench.FrameCopy)]
+    assert shifts and len(copies) == len(shifts)
+    assert not any(isinstance(layer, TemporalShift) for layer in floor.layers)
+    assert floor.count_params() == model.count_params()
+
+
+def test_report_lists_every_variant_with_tsn_parameters_and_macs(bench, tmp_path):
+    out = tmp_path / "overhead.json"
+    code = bench.main(["--arch", "resnet_tiny", "--frames", "4", "--size", "32", "--rounds", "2",
+                       "--warmup", "1", "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    labels = [row["model"] for row in report["rows"]]
+    assert labels == [*bench.VARIANTS, bench.FRAME_COPY]
+    tsn = report["rows"][0]
+    assert tsn["overhead_pct"] == 0 and tsn["overhead_fastest_pct"] == 0
+    for row in report["rows"]:
+        assert row["params"] == tsn["params"] and row["gmacs"] == tsn["gmacs"]
+        assert row["median_ms"] > 0
