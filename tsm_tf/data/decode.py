@@ -134,6 +134,11 @@ class FrameCountCache:
             self.set(path, n)
         return n
 
+    def known(self, path: str) -> int | None:
+        """The count already measured for ``path`` (no decoding), or ``None``."""
+        with self._lock:
+            return self._counts.get(path)
+
     def set(self, path: str, n: int) -> None:
         with self._lock:
             self._counts[path] = n

@@ -98,7 +98,9 @@ class ClipLoader:
     def read(self, rec: VideoRecord, rng: np.random.Generator) -> np.ndarray:
         """Decoded BGR frames ``[num_clips * T, H, W, 3]`` of one record."""
         if rec.is_video:
-            n = rec.num_frames or self.frame_counts.get(rec.path)
+            # A count corrected by an earlier short read wins over the list file's.
+            n = (self.frame_counts.known(rec.path) or rec.num_frames
+                 or self.frame_counts.get(rec.path))
             idx = self.sample(n, rng)
             try:
                 return read_video_frames(rec.path, idx.ravel())
