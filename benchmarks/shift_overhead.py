@@ -94,7 +94,7 @@ def build(label, args):
         flatbuffer = convert_to_tflite(model, quantization=quantization,
                                        representative_data=calibration_clips(args.frames,
                                                                              args.size))
-        runner = LiteRTModel(flatbuffer, num_threads=args.threads or None)
+        runner = LiteRTModel(flatbuffer, num_threads=args.threads or os.cpu_count())
         return model, lambda clip: runner({"video": clip})["logits"]
     compiled = tf.function(lambda clip: model(clip, training=False), jit_compile=args.xla)
     return model, lambda clip: compiled(clip).numpy()
@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--rounds", type=int, default=15, help="timed rounds per model")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls per model")
-    parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0: TF's)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra-op threads (0: TensorFlow's default; LiteRT: all cores)")
     parser.add_argument("--xla", action="store_true", help="compile with XLA (jit_compile)")
     parser.add_argument("--runtime", choices=("keras", "litert", "litert-int8"), default="keras",
                         help="keras: TensorFlow graph; litert: float32 TFLite on ai-edge-litert; "
@@ -129,15 +130,17 @@ def main(argv=None) -> int:
         print(f"built {label}", file=sys.stderr)
 
     times = {label: [] for label in models}
+    cpu_times = {label: [] for label in models}
     order = list(models)
     rng = random.Random(0)
     for index in range(args.rounds):
         rng.shuffle(order)
         for label in order:
             forward = models[label][1]
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             forward(clip)
             times[label].append(time.perf_counter() - start)
+            cpu_times[label].append(time.process_time() - start_cpu)
         print(f"round {index + 1}/{args.rounds}", file=sys.stderr)
 
     baseline = times["TSN (no shift)"]
@@ -151,19 +154,23 @@ def main(argv=None) -> int:
             "median_ms": 1000 * statistics.median(times[label]),
             "overhead_pct": 100 * (statistics.median(ratios) - 1),
             "overhead_fastest_pct": 100 * (min(times[label]) / min(baseline) - 1),
+            "median_cpu_ms": 1000 * statistics.median(cpu_times[label]),
+            "overhead_cpu_pct": 100 * (statistics.median(cpu_times[label])
+                                       / statistics.median(cpu_times["TSN (no shift)"]) - 1),
             "paper_overhead_pct": PAPER_OVERHEAD.get(shift_div),
             "params": cost["params"],
             "gmacs": cost["macs"] / 1e9,
         })
 
-    header = (f"{'model':<26}{'median ms':>11}{'overhead':>10}{'fastest':>9}{'paper':>8}"
-              f"{'params':>13}{'GMACs':>8}")
+    header = (f"{'model':<26}{'median ms':>10}{'overhead':>10}{'fastest':>9}{'CPU ms':>9}"
+              f"{'CPU ovh':>9}{'paper':>8}{'params':>12}{'GMACs':>7}")
     print(header)
     for row in rows:
         paper = row["paper_overhead_pct"]
-        print(f"{row['model']:<26}{row['median_ms']:>11.1f}{row['overhead_pct']:>9.1f}%"
-              f"{row['overhead_fastest_pct']:>8.1f}%{'' if paper is None else f'{paper:.1f}%':>8}"
-              f"{row['params']:>13,}{row['gmacs']:>8.1f}")
+        print(f"{row['model']:<26}{row['median_ms']:>10.1f}{row['overhead_pct']:>9.1f}%"
+              f"{row['overhead_fastest_pct']:>8.1f}%{row['median_cpu_ms']:>9.1f}"
+              f"{row['overhead_cpu_pct']:>8.1f}%{'' if paper is None else f'{paper:.1f}%':>8}"
+              f"{row['params']:>12,}{row['gmacs']:>7.1f}")
     report = {
         "benchmark": "shift_overhead",
         "arch": args.arch, "frames": args.frames, "size": args.size, "rounds": args.rounds,
