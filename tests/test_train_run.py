@@ -126,6 +126,15 @@ def test_weights_with_other_class_count(one_epoch_run, data_root, tmp_path):
     assert source.get_layer("fc").get_weights()[0].shape == (128, 8)
 
 
+def test_progress_is_one_line_per_epoch_when_output_is_not_a_terminal(data_root, tmp_path,
+                                                                      capsys):
+    train(_config(data_root, tmp_path / "run", verbose=1, epochs=2, steps_per_epoch=2))
+    out = capsys.readouterr().out  # captured: not a terminal
+    epoch_lines = [line for line in out.splitlines() if "val_accuracy" in line]
+    assert len(epoch_lines) == 2
+    assert "\r" not in out and "\u2501" not in out  # no redrawn progress bar
+
+
 @pytest.mark.slow
 def test_resume_equals_uninterrupted_run(one_epoch_run, data_root, init_weights, tmp_path):
     out, _ = one_epoch_run

@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(g, "sync-bn", "synchronise BatchNorm statistics across replicas (default: on "
                "with several replicas)")
     g.add_argument("--verbose", type=int, choices=(0, 1, 2),
-                   help="0 silent, 1 progress bar (default), 2 one line per epoch")
+                   help="0 silent, 1 progress bar (default; one line per epoch when the output "
+                        "is not a terminal), 2 one line per epoch")
     return p
 
 

@@ -53,6 +53,12 @@ class TrainingDivergedError(RuntimeError):
         self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
 
 
+def _fit_verbosity(verbose: int) -> int:
+    """Keras' progress bar redraws one line; in a log file or pipe that is one endless line
+    of bars, so there it becomes one line per epoch."""
+    return 2 if verbose == 1 and not sys.stdout.isatty() else verbose
+
+
 def _say(msg: str, verbose: int) -> None:
     if verbose:
         print(f"[tsm_tf.train] {msg}", file=sys.stderr, flush=True)
@@ -312,7 +318,7 @@ def train(config: TrainConfig | dict[str, Any]) -> dict[str, Any]:
             fit = model.fit(
                 train_data(epoch), epochs=cfg.epochs, initial_epoch=epoch,
                 steps_per_epoch=steps, validation_data=val_data, validation_steps=val_steps,
-                callbacks=callbacks, verbose=verbose, shuffle=False,
+                callbacks=callbacks, verbose=_fit_verbosity(verbose), shuffle=False,
             )
         if guard.bad_step is not None:
             last = latest_checkpoint(out)
