@@ -188,6 +188,30 @@ def test_bad_inputs_fail_clearly(data, tmp_path, capsys):
     assert code == 2 and "online model" in err
 
 
+def test_synthetic_dataset_defaults_to_the_generated_set(tmp_path, monkeypatch, capsys):
+    from tsm_tf.data.synthetic import generate_synthetic_dataset
+
+    monkeypatch.setenv("TSM_TF_CACHE", str(tmp_path / "cache"))
+    model = str(tmp_path / "m.keras")
+    tsm_tf.create_model("tsm_resnet_tiny", num_classes=8, num_segments=T,
+                        input_size=SIZE).save(model)
+    args = ["--model", model, "--dataset", "synthetic", "--protocol", "center", "--quiet"]
+    code, err = run_cli(args, capsys)  # nothing generated yet
+    assert code == 2
+    assert str(tmp_path / "cache" / "synthetic" / "val.txt") in err and "generate" in err
+    generate_synthetic_dataset(tmp_path / "cache" / "synthetic", num_train=8, num_val=8,
+                               num_frames=8, size=SIZE, workers=1, verbose=False)
+    code = main([*args, "--json", str(tmp_path / "r.json")])
+    assert code == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    root = tmp_path / "cache" / "synthetic"
+    assert report["list_file"] == str(root / "val.txt") and report["root"] == str(root)
+    assert report["num_videos"] == 8 and report["skipped"] == 0
+    with pytest.raises(SystemExit):  # other datasets still need their list
+        main(["--model", model, "--dataset", "custom"])
+    assert "--val-list is required" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_module_entry_point():
     env = dict(os.environ, PYTHONPATH=REPO)

@@ -40,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "ucf101, hmdb51, synthetic) or custom")
     d.add_argument("--root", default=None,
                    help="folder the list's paths start from (default: the list's folder)")
-    d.add_argument("--val-list", "--list", dest="list_file", required=True,
-                   help="test list file (reference format) or TFRecord source")
+    d.add_argument("--val-list", "--list", dest="list_file", default=None,
+                   help="test list file (reference format) or TFRecord source (required, "
+                        "except for --dataset synthetic: ROOT/val.txt, ROOT defaulting to "
+                        "the generated set in $TSM_TF_CACHE or ~/.cache/tsm_tf/synthetic)")
     d.add_argument("--num-classes", type=int, default=None,
                    help="custom dataset: number of classes (default: the model's)")
     d.add_argument("--frame-template", default=None,
@@ -136,10 +138,32 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
+def default_synthetic_list(args: argparse.Namespace) -> None:
+    """``--dataset synthetic`` without ``--val-list``: the set ``python -m tsm_tf.train``
+    generates (``--root`` or the cache folder), so a demo run evaluates with no flags."""
+    from pathlib import Path
+
+    from tsm_tf.train.config import default_cache_dir
+
+    root = Path(args.root) if args.root else default_cache_dir() / "synthetic"
+    list_file = root / "val.txt"
+    if not list_file.is_file():
+        raise FileNotFoundError(
+            f"No synthetic validation list at {list_file}: generate the set first "
+            f"(python -m tsm_tf.data.synthetic --out {root}, or python -m tsm_tf.train), or "
+            "pass --root/--val-list")
+    args.root, args.list_file = str(root), str(list_file)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list_file is None and args.dataset != "synthetic":
+        parser.error("--val-list is required (only --dataset synthetic has a default)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        if args.list_file is None:
+            default_synthetic_list(args)
         run(args)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -7,6 +7,7 @@ callers use the signature runner and never rely on tensor order.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable
 
 import keras
@@ -71,7 +72,12 @@ def convert_to_tflite(
         export_saved_model(model, saved_model_dir, specs)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
         _configure(converter, quantization, representative_data, specs)
-        return converter.convert()
+        with warnings.catch_warnings():
+            # int8 calibration runs TF's own deprecated tf.lite.Interpreter internally; the
+            # warning is about TF's code, not the caller's, who can do nothing about it.
+            warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated",
+                                    category=UserWarning)
+            return converter.convert()
 
 
 def export_saved_model(model: keras.Model, path: str, specs: dict[str, tf.TensorSpec]) -> None:
