@@ -3,15 +3,16 @@
 Measures inference latency of ResNet-50, 8 frames at 224x224, batch 1 clip, for TSN and for TSM
 shifting 1/8, 1/4 (the default), 1/2 and all of the channels (the paper's Fig. 2a), plus
 parameters and multiply-adds per model. Models are timed in interleaved rounds (TSN, TSM, ...
-in a shuffled order each round) so machine noise hits all of them alike. Two overheads are
-reported: the median over rounds of each round's TSM/TSN latency ratio, and the ratio of the
-fastest runs (least disturbed by other work on a shared machine).
+in a shuffled order each round) so machine noise hits all of them alike. Three overheads are
+reported: the median over rounds of each round's TSM/TSN latency ratio (the headline), the
+ratio of the fastest runs (least disturbed by other work on a shared machine), and the ratio
+of the median process CPU times (all threads; time stolen by other machines does not count).
 
 A last row is a floor, not a model: TSN plus a copy of the activation at every place the
 shift goes, moving whole frames (``frame i <- frame i+1``: contiguous memory, the cheapest
 data movement there is). Any shift that writes its output costs at least about this.
 
-    python benchmarks/shift_overhead.py --rounds 15 --json runs/shift_overhead.json
+    python benchmarks/shift_overhead.py --json runs/shift_overhead.json
     python benchmarks/shift_overhead.py --runtime litert --json runs/shift_overhead_litert.json
     python benchmarks/shift_overhead.py --runtime litert-int8 --json runs/shift_overhead_int8.json
 """
@@ -62,14 +63,16 @@ class FrameCopy(keras.layers.Layer):
 
 
 def with_frame_copy(model: keras.Model) -> keras.Model:
-    """``model`` with every ``TemporalShift`` replaced by a ``FrameCopy``."""
+    """``model`` with every ``TemporalShift`` replaced by a ``FrameCopy``, same weights."""
 
     def clone(layer):
         if isinstance(layer, TemporalShift):
             return FrameCopy(name=layer.name)
         return layer.__class__.from_config(layer.get_config())
 
-    return keras.models.clone_model(model, clone_function=clone)
+    floor = keras.models.clone_model(model, clone_function=clone)
+    floor.set_weights(model.get_weights())
+    return floor
 
 
 def calibration_clips(frames: int, size: int, count: int = 2):
@@ -94,7 +97,7 @@ def build(label, args):
         flatbuffer = convert_to_tflite(model, quantization=quantization,
                                        representative_data=calibration_clips(args.frames,
                                                                              args.size))
-        runner = LiteRTModel(flatbuffer, num_threads=args.threads or os.cpu_count())
+        runner = LiteRTModel(flatbuffer, num_threads=args.threads or len(os.sched_getaffinity(0)))
         return model, lambda clip: runner({"video": clip})["logits"]
     compiled = tf.function(lambda clip: model(clip, training=False), jit_compile=args.xla)
     return model, lambda clip: compiled(clip).numpy()
@@ -105,7 +108,7 @@ def main(argv=None) -> int:
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per model")
+    parser.add_argument("--rounds", type=int, default=30, help="timed rounds per model")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls per model")
     parser.add_argument("--threads", type=int, default=0,
                         help="intra-op threads (0: TensorFlow's default; LiteRT: all cores)")
@@ -126,7 +129,7 @@ def main(argv=None) -> int:
         model, forward = build(label, args)
         for _ in range(args.warmup):
             forward(clip)
-        models[label] = (model, forward, VARIANTS.get(label))
+        models[label] = (model, forward, VARIANTS.get(label, 8))
         print(f"built {label}", file=sys.stderr)
 
     times = {label: [] for label in models}
@@ -151,6 +154,7 @@ def main(argv=None) -> int:
         rows.append({
             "model": label,
             "shift_div": shift_div,
+            "floor": label == FRAME_COPY,
             "median_ms": 1000 * statistics.median(times[label]),
             "overhead_pct": 100 * (statistics.median(ratios) - 1),
             "overhead_fastest_pct": 100 * (min(times[label]) / min(baseline) - 1),
@@ -175,7 +179,8 @@ def main(argv=None) -> int:
         "benchmark": "shift_overhead",
         "arch": args.arch, "frames": args.frames, "size": args.size, "rounds": args.rounds,
         "runtime": args.runtime, "xla": args.xla, "tensorflow": tf.__version__,
-        "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "cpus": len(os.sched_getaffinity(0)),
         "rows": rows,
     }
     atomic_write_text(args.json, json.dumps(report, indent=2))

@@ -34,7 +34,8 @@ def test_frame_copy_model_replaces_each_shift_and_keeps_the_weights(bench):
     copies = [layer for layer in floor.layers if isinstance(layer, bench.FrameCopy)]
     assert shifts and len(copies) == len(shifts)
     assert not any(isinstance(layer, TemporalShift) for layer in floor.layers)
-    assert floor.count_params() == model.count_params()
+    for ours, theirs in zip(floor.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
 
 
 def test_report_lists_every_variant_with_tsn_parameters_and_macs(bench, tmp_path):
@@ -47,6 +48,7 @@ def test_report_lists_every_variant_with_tsn_parameters_and_macs(bench, tmp_path
     assert labels == [*bench.VARIANTS, bench.FRAME_COPY]
     tsn = report["rows"][0]
     assert tsn["overhead_pct"] == 0 and tsn["overhead_fastest_pct"] == 0
+    assert [row["floor"] for row in report["rows"]] == [False] * 5 + [True]
     for row in report["rows"]:
         assert row["params"] == tsn["params"] and row["gmacs"] == tsn["gmacs"]
         assert row["median_ms"] > 0

@@ -289,12 +289,9 @@ def test_clip_shorter_than_segments(tmp_path):
     assert clip_indices(x[0, 0]) == [int(3 / 8 / 2 + 3 / 8 * i) + 1 for i in range(8)]
 
 
-def test_over_counted_video_is_resampled_once_then_read_with_its_true_length(
-        tmp_path, monkeypatch):
+def _count_video_reads(monkeypatch):
     import tsm_tf.data.pipeline as pipeline
 
-    write_video(str(tmp_path / "v.mp4"), 6)
-    lst = write_text(str(tmp_path / "l.txt"), "v.mp4 10 0\n")  # the list claims 10 frames
     largest_index_read = []
     real_read = pipeline.read_video_frames
 
@@ -303,14 +300,34 @@ def test_over_counted_video_is_resampled_once_then_read_with_its_true_length(
         return real_read(path, indices)
 
     monkeypatch.setattr(pipeline, "read_video_frames", counting_read)
-    ds = build_dataset(spec(), str(tmp_path), lst, num_segments=T, input_size=S, batch_size=1,
-                       training=False)
-    first, _ = collect(ds)
-    second, _ = collect(ds)
-    # epoch 1: one read runs past frame 6, then one within it; epoch 2: a single read
+    return largest_index_read
+
+
+def test_over_counted_video_is_resampled_once_then_read_with_its_true_length(
+        tmp_path, monkeypatch):
+    write_video(str(tmp_path / "v.mp4"), 6)
+    lst = write_text(str(tmp_path / "l.txt"), "v.mp4 10 0\n")  # the list claims 10 frames
+    largest_index_read = _count_video_reads(monkeypatch)
+    kw = dict(num_segments=T, input_size=S, batch_size=1, training=False)
+    first, _ = collect(build_dataset(spec(), str(tmp_path), lst, **kw))
+    # a new dataset, as training builds one per epoch, still knows the true length
+    second, _ = collect(build_dataset(spec(), str(tmp_path), lst, **kw))
+    # one read runs past frame 6, then one within it; then a single read
     assert len(largest_index_read) == 3
     assert largest_index_read[0] > 6 and max(largest_index_read[1:]) <= 6
     assert clip_indices(first[0]) == clip_indices(second[0]) == centres(6, T)
+
+
+def test_training_clip_of_an_over_counted_video_does_not_depend_on_the_cache(
+        tmp_path, monkeypatch):
+    write_video(str(tmp_path / "v.mp4"), 20)
+    lst = write_text(str(tmp_path / "l.txt"), "v.mp4 40 0\n")
+    largest_index_read = _count_video_reads(monkeypatch)
+    kw = dict(num_segments=T, input_size=S, batch_size=1, training=True, seed=3)
+    cold, _ = collect(build_dataset(spec(), str(tmp_path), lst, **kw))  # short read first
+    warm, _ = collect(build_dataset(spec(), str(tmp_path), lst, **kw))  # count known
+    assert len(largest_index_read) == 3  # the cold pass needed two reads
+    np.testing.assert_array_equal(cold, warm)
 
 
 # -- distribution -------------------------------------------------------------------------------

@@ -185,3 +185,22 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(one_epoch_run, data_root,
     assert "epoch 2, step 1" in str(e.value) and "epoch_001.npz" in str(e.value)
     assert [ep for ep, _ in list_checkpoints(run)] == [1]
     assert (run / "last.keras").read_bytes() == good
+
+
+def test_progress_bar_stays_on_a_terminal_and_in_notebooks(monkeypatch):
+    import sys
+
+    from tsm_tf.train.trainer import _fit_verbosity
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert _fit_verbosity(1) == 1
+    monkeypatch.setattr(sys, "stdout", None)  # pythonw, some service launchers
+    assert _fit_verbosity(1) == 2
+    assert _fit_verbosity(0) == 0 and _fit_verbosity(2) == 2
+    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    assert _fit_verbosity(1) == 1

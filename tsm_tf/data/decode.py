@@ -120,15 +120,27 @@ def read_video_frames(path: str, indices: Sequence[int]) -> np.ndarray:
 
 
 class FrameCountCache:
-    """Thread-safe cache of video frame counts (header first, corrected when a read runs short)."""
+    """Thread-safe cache of video frame counts (header first, corrected when a read runs short).
+
+    Entries are keyed by path, size and modification time, so a re-encoded file is counted
+    again. One process-wide instance (``FRAME_COUNTS``) serves every dataset, so a correction
+    found in one epoch holds for the next even though training rebuilds its dataset per epoch.
+    """
 
     def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
+        self._counts: dict[tuple, int] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _key(path: str) -> tuple:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return (path,)
+        return (path, st.st_size, st.st_mtime_ns)
+
     def get(self, path: str) -> int:
-        with self._lock:
-            n = self._counts.get(path)
+        n = self.known(path)
         if n is None:
             n = count_video_frames(path)
             self.set(path, n)
@@ -136,9 +148,14 @@ class FrameCountCache:
 
     def known(self, path: str) -> int | None:
         """The count already measured for ``path`` (no decoding), or ``None``."""
+        key = self._key(path)
         with self._lock:
-            return self._counts.get(path)
+            return self._counts.get(key)
 
     def set(self, path: str, n: int) -> None:
+        key = self._key(path)
         with self._lock:
-            self._counts[path] = n
+            self._counts[key] = n
+
+
+FRAME_COUNTS = FrameCountCache()

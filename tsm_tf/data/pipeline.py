@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tsm_tf.data.decode import (
+    FRAME_COUNTS,
     FrameCountCache,
     ShortVideoError,
     decode_jpegs,
@@ -86,7 +87,7 @@ class ClipLoader:
     cfg: ClipConfig
     on_error: str = "skip"
     errors: ErrorLog = field(default_factory=ErrorLog)
-    frame_counts: FrameCountCache = field(default_factory=FrameCountCache)
+    frame_counts: FrameCountCache = field(default_factory=lambda: FRAME_COUNTS)
 
     # -- pieces -------------------------------------------------------------------------
     def sample(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -101,11 +102,14 @@ class ClipLoader:
             # A count corrected by an earlier short read wins over the list file's.
             n = (self.frame_counts.known(rec.path) or rec.num_frames
                  or self.frame_counts.get(rec.path))
+            before = rng.bit_generator.state
             idx = self.sample(n, rng)
             try:
                 return read_video_frames(rec.path, idx.ravel())
             except ShortVideoError as e:  # header over-counted: resample with the true length
                 self.frame_counts.set(rec.path, e.actual)
+                # the same draws as a read that knew the true length (no history dependence)
+                rng.bit_generator.state = before
                 return read_video_frames(rec.path, self.sample(e.actual, rng).ravel())
         idx = self.sample(int(rec.num_frames), rng)
         return read_frame_files(rec.path, idx.ravel(), self.spec.frame_template)

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--val-list", "--list", dest="list_file", default=None,
                    help="test list file (reference format) or TFRecord source (required, "
                         "except for --dataset synthetic: ROOT/val.txt, ROOT defaulting to "
-                        "the generated set in $TSM_TF_CACHE or ~/.cache/tsm_tf/synthetic)")
+                        "the generated set, $TSM_TF_CACHE/synthetic or "
+                        "~/.cache/tsm_tf/synthetic)")
     d.add_argument("--num-classes", type=int, default=None,
                    help="custom dataset: number of classes (default: the model's)")
     d.add_argument("--frame-template", default=None,
@@ -158,7 +159,7 @@ def default_synthetic_list(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.list_file is None and args.dataset != "synthetic":
+    if args.list_file is None and args.dataset.lower() != "synthetic":
         parser.error("--val-list is required (only --dataset synthetic has a default)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:

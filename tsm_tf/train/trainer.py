@@ -55,8 +55,11 @@ class TrainingDivergedError(RuntimeError):
 
 def _fit_verbosity(verbose: int) -> int:
     """Keras' progress bar redraws one line; in a log file or pipe that is one endless line
-    of bars, so there it becomes one line per epoch."""
-    return 2 if verbose == 1 and not sys.stdout.isatty() else verbose
+    of bars, so there it becomes one line per epoch (notebooks draw the bar fine)."""
+    if verbose != 1 or "ipykernel" in sys.modules:
+        return verbose
+    isatty = getattr(sys.stdout, "isatty", None)
+    return 1 if isatty is not None and isatty() else 2
 
 
 def _say(msg: str, verbose: int) -> None:
