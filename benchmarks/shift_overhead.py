@@ -48,7 +48,8 @@ VARIANTS = {
     "TSM shift 1/2": 4,
     "TSM shift all": 2,
 }
-FRAME_COPY = "floor: frame copy"
+FRAME_COPY = "floor: frame copy"  # built from the default model, its shifts replaced
+DEFAULT_SHIFT_DIV = 8
 PAPER_OVERHEAD = {16: 3.0, 8: 4.3, 4: 8.0, 2: 13.7}  # percent, CPU, paper Fig. 2a
 
 
@@ -85,7 +86,7 @@ def calibration_clips(frames: int, size: int, count: int = 2):
 def build(label, args):
     """The model and a ``forward(clip) -> numpy logits`` on the chosen runtime."""
     kwargs = dict(num_classes=400, num_segments=args.frames, input_size=args.size, batch_size=1)
-    shift_div = VARIANTS.get(label, 8)
+    shift_div = VARIANTS.get(label, DEFAULT_SHIFT_DIV)
     if shift_div is None:
         model = tsm_tf.create_model(f"tsn_{args.arch}", **kwargs)
     else:
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
         model, forward = build(label, args)
         for _ in range(args.warmup):
             forward(clip)
-        models[label] = (model, forward, VARIANTS.get(label, 8))
+        models[label] = (model, forward, VARIANTS.get(label, DEFAULT_SHIFT_DIV))
         print(f"built {label}", file=sys.stderr)
 
     times = {label: [] for label in models}

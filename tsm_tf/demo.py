@@ -41,10 +41,15 @@ def calibration_frames(streaming, clips: np.ndarray):
     return generate
 
 
+def zero_states(runner) -> dict[str, np.ndarray]:
+    """The caches of a LiteRT streaming model before the first frame of a video."""
+    return {name: np.zeros(runner.input_details[name]["shape"], np.float32)
+            for name in runner.input_names if name.startswith("state_")}
+
+
 def stream_clip(runner, clip: np.ndarray) -> np.ndarray:
     """Per-frame logits of ``clip`` ``[T, H, W, 3]`` from a LiteRT streaming model."""
-    states = {name: np.zeros(runner.input_details[name]["shape"], np.float32)
-              for name in runner.input_names if name.startswith("state_")}
+    states = zero_states(runner)
     logits = []
     for frame in clip:
         outputs = runner({"image": frame[None], **states})
@@ -54,8 +59,7 @@ def stream_clip(runner, clip: np.ndarray) -> np.ndarray:
 
 
 def frame_latency_ms(runner, clip: np.ndarray, repeats: int) -> float:
-    states = {name: np.zeros(runner.input_details[name]["shape"], np.float32)
-              for name in runner.input_names if name.startswith("state_")}
+    states = zero_states(runner)
     times = []
     for index in range(repeats):
         frame = clip[index % len(clip)][None]

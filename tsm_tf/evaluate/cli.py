@@ -142,11 +142,9 @@ def run(args: argparse.Namespace) -> dict:
 def default_synthetic_list(args: argparse.Namespace) -> None:
     """``--dataset synthetic`` without ``--val-list``: the set ``python -m tsm_tf.train``
     generates (``--root`` or the cache folder), so a demo run evaluates with no flags."""
-    from pathlib import Path
+    from tsm_tf.train.config import synthetic_root
 
-    from tsm_tf.train.config import default_cache_dir
-
-    root = Path(args.root) if args.root else default_cache_dir() / "synthetic"
+    root = synthetic_root(args.root)
     list_file = root / "val.txt"
     if not list_file.is_file():
         raise FileNotFoundError(

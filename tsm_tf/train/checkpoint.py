@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tsm_tf.io_utils import atomic_write_bytes, save_model_atomic  # noqa: F401 (re-exported)
+from tsm_tf.io_utils import atomic_write_bytes
 
 CHECKPOINT_DIR = "checkpoints"
 _CKPT_RE = re.compile(r"^epoch_(\d+)\.npz$")

@@ -48,6 +48,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("TSM_TF_CACHE") or Path.home() / ".cache" / "tsm_tf")
 
 
+def synthetic_root(root: str | os.PathLike | None = None) -> Path:
+    """The synthetic set's folder: ``root`` if given, else ``<cache dir>/synthetic``."""
+    return Path(root) if root else default_cache_dir() / "synthetic"
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run depends on. ``None`` = take it from the dataset recipe."""

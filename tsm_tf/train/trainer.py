@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tsm_tf.io_utils import save_model_atomic
 from tsm_tf.train.checkpoint import (
     check_output_dir,
     clear_run,
@@ -31,10 +32,9 @@ from tsm_tf.train.checkpoint import (
     read_checkpoint_state,
     remove_stale_temp_files,
     save_checkpoint,
-    save_model_atomic,
     write_metrics_csv,
 )
-from tsm_tf.train.config import TrainConfig, default_cache_dir, resolve_config, write_yaml_config
+from tsm_tf.train.config import TrainConfig, resolve_config, synthetic_root, write_yaml_config
 from tsm_tf.train.init_weights import ClassMismatchError, class_mismatch_message
 
 log = logging.getLogger("tsm_tf.train")
@@ -71,7 +71,7 @@ def prepare_synthetic(cfg: TrainConfig, chief: bool) -> TrainConfig:
     """Default the synthetic set's root and lists; generate it (once, cached) if missing."""
     if cfg.dataset != "synthetic" or (cfg.train_list and cfg.val_list):
         return cfg
-    root = Path(cfg.root) if cfg.root else default_cache_dir() / "synthetic"
+    root = synthetic_root(cfg.root)
     meta = root / "meta.json"
     complete = meta.exists() and '"complete": true' in meta.read_text()
     if not complete:
