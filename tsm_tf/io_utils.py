@@ -103,4 +103,6 @@ def atomic_write_json(path: str | os.PathLike, data: dict, indent: int = 2) -> s
 
 def save_model_atomic(model, path: str | os.PathLike) -> str:
     """``model.save(path)`` (a ``.keras`` file) through a temp file in the same folder."""
+    if not os.fspath(path).endswith(".keras"):
+        raise ValueError(f"A Keras model file must end with .keras. Received: {os.fspath(path)}")
     return _replace_from_temp(path, model.save, suffix=".keras")

@@ -9,10 +9,11 @@ Example:
 preparation CLI) are imported on demand. TensorFlow is only imported when a dataset is built.
 """
 
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD
 from tsm_tf.data.errors import DataError, ErrorLog
 from tsm_tf.data.listfile import VideoRecord, read_list_file, write_list_file
 from tsm_tf.data.pipeline import build_dataset, dataset_size, load_records
-from tsm_tf.data.registry import DatasetSpec, get_dataset_spec, list_datasets
+from tsm_tf.data.registry import DatasetSpec, get_dataset_spec, list_datasets, resolve_spec
 from tsm_tf.data.sampling import (
     dense_indices,
     sample_indices,
@@ -21,7 +22,6 @@ from tsm_tf.data.sampling import (
     uniform_train_indices,
     uniform_val_indices,
 )
-from tsm_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "DataError",
@@ -34,6 +34,7 @@ __all__ = [
     "dataset_size",
     "dense_indices",
     "get_dataset_spec",
+    "resolve_spec",
     "list_datasets",
     "load_records",
     "read_list_file",

@@ -20,16 +20,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsm_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD
 
 
 def feature_model(model):
     """``clips [N, T, H, W, 3] -> (features [N*T', h, w, C], frame logits [N, T', K])``."""
-    import keras
-
-    features = model.get_layer("avgpool").input
-    return keras.Model(model.inputs[0], [features, model.get_layer("frame_logits").output],
-                       name=f"{model.name}_cam")
+    return model.feature_maps_model()
 
 
 def class_activation_maps(
@@ -46,7 +42,7 @@ def class_activation_maps(
     n, t = frame_logits.shape[:2]
     features = np.asarray(features, np.float32)
     features = features.reshape(n, t, *features.shape[1:])  # [N, T', h, w, C]
-    kernel = np.asarray(model.get_layer("fc").kernel, np.float32)  # [C, K]
+    kernel = np.asarray(model.classifier.kernel, np.float32)  # [C, K]
     weights = kernel[:, class_ids].T  # [N, C]
     cams = np.einsum("nthwc,nc->nthw", features, weights)
     return cams, frame_logits
