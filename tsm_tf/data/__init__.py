@@ -1,9 +1,11 @@
 """Datasets and input pipeline: registry, list files, sampling, transforms, tf.data.
 
-Example:
+Example (``/data/jester`` stands for the user's own copy of the dataset, hence skipped)::
+
     >>> from tsm_tf.data import build_dataset, get_dataset_spec
     >>> spec = get_dataset_spec("jester")
-    >>> ds = build_dataset(spec, root="/data/jester", list_file="train.txt", batch_size=8)
+    >>> ds = build_dataset(spec, root="/data/jester", list_file="train.txt",  # doctest: +SKIP
+    ...                    batch_size=8)
 
 ``tsm_tf.data.synthetic`` (the embedded synthetic set) and ``tsm_tf.data.prepare`` (the
 preparation CLI) are imported on demand. TensorFlow is only imported when a dataset is built.

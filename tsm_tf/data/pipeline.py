@@ -11,10 +11,13 @@ Output of :func:`build_dataset`:
 - ``num_clips * num_crops = V > 1`` views: ``(clips [N, V, T, S, S, 3], labels [N])``,
   views ordered clip-major (clip 0 crops 0..C-1, clip 1 ...).
 
-Example:
-    >>> ds = build_dataset("something_v1", root="/data/sth1", list_file="train.txt",
-    ...                    num_segments=8, batch_size=8, training=True, seed=0)
-    >>> ds.steps_per_epoch, ds.records[0].path
+Example (``/data/sth1`` stands for the user's copy of Something-Something V1, hence
+skipped)::
+
+    >>> ds = build_dataset("something_v1", root="/data/sth1",  # doctest: +SKIP
+    ...                    list_file="train.txt", num_segments=8, batch_size=8,
+    ...                    training=True, seed=0)
+    >>> ds.steps_per_epoch, ds.records[0].path  # doctest: +SKIP
 """
 
 from __future__ import annotations

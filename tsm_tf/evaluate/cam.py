@@ -10,8 +10,12 @@ For frame features ``F[h, w, c]`` (the input of the ``avgpool`` layer) and the c
 and the clip logit is the mean of the frame logits over time.
 
 Example:
+    >>> from tsm_tf.models import TSM
+    >>> model = TSM("resnet_tiny", num_classes=4, num_segments=2, input_size=64)
+    >>> clips = np.zeros((2, 2, 64, 64, 3), "float32")
     >>> cams, logits = class_activation_maps(model, clips, class_ids=[3, 1])
-    >>> cams.shape  # [N, T', h, w]
+    >>> cams.shape, logits.shape  # [N, T', h, w], [N, T', K]
+    ((2, 2, 2, 2), (2, 2, 4))
 """
 
 from __future__ import annotations

@@ -20,9 +20,10 @@ class LiteRTModel:
     Int8 inputs are quantized and int8 outputs dequantized with each tensor's own scale and
     zero point, so float and int8 models are called the same way.
 
-    Example:
-        >>> runner = LiteRTModel(flatbuffer)
-        >>> outputs = runner({"image": frame, **states})
+    Example (``flatbuffer``, ``frame`` and ``states`` as in ``tsm_tf.demo``, hence skipped)::
+
+        >>> runner = LiteRTModel(flatbuffer)  # doctest: +SKIP
+        >>> outputs = runner({"image": frame, **states})  # doctest: +SKIP
     """
 
     def __init__(self, model: bytes | str | os.PathLike, num_threads: int | None = None,

@@ -54,8 +54,10 @@ def convert_to_tflite(
             input name (a list in Keras order fails for multi-input models).
         batch_size: the batch size fixed in the export when the model's batch is dynamic.
 
-    Example:
-        >>> flatbuffer = convert_to_tflite(model, quantization="float32")
+    Example (a conversion takes tens of seconds, hence skipped; ``tests/test_tflite.py``
+    converts real models)::
+
+        >>> flatbuffer = convert_to_tflite(model, quantization="float32")  # doctest: +SKIP
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(
