@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--root", default=None,
                    help="folder the list's paths start from (default: the list's folder)")
     d.add_argument("--val-list", "--list", dest="list_file", default=None,
-                   help="test list file (reference format) or TFRecord source (required, "
+                   help="test list file (reference format) or TFRecord source, looked up "
+                        "from the working directory, then under --root (required, "
                         "except for --dataset synthetic: ROOT/val.txt, ROOT defaulting to "
                         "the generated set, $TSM_TF_CACHE/synthetic or "
                         "~/.cache/tsm_tf/synthetic)")
