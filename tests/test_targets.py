@@ -1,6 +1,8 @@
 """Target recipes: the packaged file loads, bad files and names fail clearly, the doc shows the
 table generated from the data."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,16 @@ def test_documented_table_is_the_generated_one():
     assert recipe_table_markdown() in DOC.read_text(encoding="utf-8"), (
         "docs/edgetpu.md is out of date: paste tsm_tf.export.targets.recipe_table_markdown()"
     )
+
+
+def test_loader_knows_the_converter_precisions_and_imports_no_tensorflow():
+    from tsm_tf.export.convert import QUANTIZATIONS
+    from tsm_tf.export.targets import QUANTIZATIONS as RECIPE_QUANTIZATIONS
+
+    assert RECIPE_QUANTIZATIONS == QUANTIZATIONS
+    code = ("import sys; from tsm_tf.export.targets import load_targets; load_targets(); "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
 def test_recipes_ship_as_package_data():

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from tsm_tf.export.tflite import QUANTIZATIONS
-
+# The converter's precisions (tsm_tf.export.convert.QUANTIZATIONS, checked equal by a test),
+# repeated here so that reading recipes imports no TensorFlow.
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 IO_TYPES = ("float32", "int8", "uint8")
 MODES = ("offline", "streaming")
 DELEGATES = ("xnnpack", "gpu", "nnapi", "edgetpu", "none")
