@@ -8,6 +8,7 @@ from ai_edge_litert.interpreter import Interpreter
 from test_streaming import trained_like, video
 
 from tsm_tf.export import convert_to_tflite
+from tsm_tf.export.calibrate import calibration_frames
 from tsm_tf.export.edgetpu import (
     RULE_AFTER,
     RULE_CONCAT,
@@ -20,6 +21,7 @@ from tsm_tf.export.edgetpu import (
     RULE_TRANSPOSE_5D,
     check_compatibility,
 )
+from tsm_tf.export.targets import load_target
 from tsm_tf.models import StreamingTSM
 
 pytestmark = pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
@@ -43,16 +45,11 @@ def streaming(online_model):
 
 @pytest.fixture(scope="module")
 def streaming_int8(streaming):
-    clips = [video(seed=100 + i) for i in range(3)]
-
-    def representative():  # frames in order, caches carried
-        for clip in clips:
-            states = streaming.init_states()
-            for t in range(clip.shape[1]):
-                yield {"image": clip[:, t], **states}
-                _, states = streaming.step(clip[:, t], states)
-
-    return convert_to_tflite(streaming, quantization="int8", representative_data=representative)
+    """The streaming model as the edgetpu recipe builds it: full integer, its I/O type."""
+    clips = np.concatenate([video(seed=100 + i) for i in range(3)])  # [3, T, H, W, 3]
+    recipe = load_target("edgetpu")
+    return convert_to_tflite(streaming, quantization=recipe["quantization"], io=recipe["io"],
+                             representative_data=calibration_frames(streaming, clips))
 
 
 @pytest.mark.slow
@@ -63,14 +60,15 @@ def test_streaming_int8_tsm_meets_every_edge_tpu_rule(streaming_int8):
     assert report.compatible, report.summary()
     assert report.cpu_ops == 0 and report.tpu_ops == len(ops)
     assert report.fallbacks == [] and report.first_unsupported is None
-    # Independently, through LiteRT: every activation (model input or op output) is int8 with
-    # no dimension > 1 outside the innermost three.
+    # Independently, through LiteRT: the boundary is uint8 (the recipe's), every activation
+    # (model input or op output) is 8-bit with no dimension > 1 outside the innermost three.
+    assert {d["dtype"] for d in interpreter.get_input_details()} == {np.uint8}
     details = {t["index"]: t for t in interpreter.get_tensor_details()}
     activations = [d["index"] for d in interpreter.get_input_details()]
     activations += [i for op in ops for i in op["outputs"]]
     for index in activations:
         tensor = details[index]
-        assert tensor["dtype"] == np.int8, tensor["name"]
+        assert tensor["dtype"] in (np.int8, np.uint8), tensor["name"]
         assert all(d == 1 for d in tensor["shape"][:-3]), tensor["name"]
     assert f"all {len(ops)} operations" in report.summary()
 
