@@ -10,6 +10,7 @@ import pytest
 
 from tsm_tf.export.edgetpu import (
     compiler_missing_message,
+    main,
     parse_compiler_log,
     run_compiler,
 )
@@ -158,3 +159,45 @@ def test_absent_compiler_returns_none_and_the_message_gives_the_command(monkeypa
     assert "edgetpu_compiler is not on PATH" in message
     command = message.split("run: ", 1)[1]
     assert shlex.split(command) == ["edgetpu_compiler", "-s", "-o", str(out), str(model)]
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    """Two one-op full-integer models: one the Edge TPU runs (ADD), one it cannot (ABS)."""
+    import tensorflow as tf
+    from test_edgetpu import int8_graph
+
+    folder = tmp_path_factory.mktemp("tiny")
+    paths = {}
+    for name, function in {"add": lambda x: x + 1.0, "abs": tf.abs}.items():
+        paths[name] = folder / f"{name}.tflite"
+        paths[name].write_bytes(int8_graph(function, (1, 4, 4, 3)))
+    return paths
+
+
+@pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
+def test_cli_checks_then_compiles(fake_compiler, monkeypatch, tiny_models, tmp_path, capsys):
+    monkeypatch.setenv("FAKE_EDGETPU_OPS", "ADD:1:Mapped to Edge TPU")
+    out = tmp_path / "out"
+    assert main([str(tiny_models["add"]), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "all 1 operations meet the Edge TPU rules" in printed
+    assert "edgetpu_compiler 16.0.384591198: 1 ops on the Edge TPU, 0 on the CPU" in printed
+    assert (out / "add_edgetpu.tflite").is_file()
+
+
+@pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
+def test_cli_lists_what_falls_back_and_the_command_when_no_compiler(
+        monkeypatch, tiny_models, tmp_path, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert main([str(tiny_models["abs"]), "--out", str(tmp_path / "out")]) == 1
+    printed = capsys.readouterr().out
+    assert "#0 ABS [supported-op]" in printed
+    assert f"run: edgetpu_compiler -s -o {tmp_path / 'out'} {tiny_models['abs']}" in printed
+
+
+def test_cli_rejects_a_file_that_is_not_tflite(tmp_path, capsys):
+    bogus = tmp_path / "model.tflite"
+    bogus.write_bytes(b"not a flatbuffer")
+    assert main([str(bogus)]) == 2
+    assert "not a TFLite flatbuffer" in capsys.readouterr().err

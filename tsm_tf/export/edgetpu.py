@@ -340,3 +340,41 @@ def parse_compiler_log(text: str) -> dict:
         "operations": operations,
         "cpu_reasons": sorted({row["status"] for row in operations if not row["mapped"]}),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tsm_tf.export.edgetpu MODEL.tflite [--out DIR] [--json]``.
+
+    Prints the compatibility check, then compiles into ``--out`` when ``edgetpu_compiler`` is
+    on PATH or prints the command to run where it is. Exit 0 when every op meets the rules,
+    1 when some fall back to the CPU, 2 on bad input or a compiler failure.
+    """
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tsm_tf.export.edgetpu",
+        description="Check a TFLite model against the Edge TPU rules and compile it.")
+    parser.add_argument("model", help="a .tflite file (full integer, e.g. --target edgetpu)")
+    parser.add_argument("--out", help="folder for the compiled model (default: the model's)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    try:
+        report = check_compatibility(args.model)
+        print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+        out_dir = args.out or os.path.dirname(os.path.abspath(args.model))
+        compiled = run_compiler(args.model, out_dir)
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if compiled is None:
+        print(compiler_missing_message(args.model, out_dir))
+    else:
+        print(f"edgetpu_compiler {compiled['compiler_version']}: {compiled['tpu_ops']} ops on "
+              f"the Edge TPU, {compiled['cpu_ops']} on the CPU -> {compiled['compiled_model']}")
+    return 0 if report.compatible else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
