@@ -89,31 +89,28 @@ class Fallback:
 
 @dataclass(frozen=True)
 class EdgeTpuReport:
-    """The outcome of :func:`check_compatibility`.
+    """The outcome of :func:`check_compatibility` (``dataclasses.asdict`` gives its JSON form).
 
     ``violations`` are the ops that break a rule themselves (all of them, not only the first);
     ``fallbacks`` are every op the CPU would run: the first violation and everything after it.
+    ``compatible``, ``tpu_ops``, ``cpu_ops`` and ``first_unsupported`` follow from those.
     """
 
     num_ops: int
     violations: list[Fallback] = field(default_factory=list)
     fallbacks: list[Fallback] = field(default_factory=list)
+    compatible: bool = field(init=False)
+    tpu_ops: int = field(init=False)
+    cpu_ops: int = field(init=False)
+    first_unsupported: int | None = field(init=False)
 
-    @property
-    def compatible(self) -> bool:
-        return not self.violations
-
-    @property
-    def first_unsupported(self) -> int | None:
-        return self.violations[0].index if self.violations else None
-
-    @property
-    def tpu_ops(self) -> int:
-        return self.num_ops - self.cpu_ops
-
-    @property
-    def cpu_ops(self) -> int:
-        return len({f.index for f in self.fallbacks})
+    def __post_init__(self) -> None:
+        cpu_ops = len({f.index for f in self.fallbacks})
+        object.__setattr__(self, "compatible", not self.violations)
+        object.__setattr__(self, "cpu_ops", cpu_ops)
+        object.__setattr__(self, "tpu_ops", self.num_ops - cpu_ops)
+        object.__setattr__(self, "first_unsupported",
+                           self.violations[0].index if self.violations else None)
 
     def summary(self) -> str:
         """Printable text: the verdict, then one line per op that falls back."""
@@ -128,11 +125,7 @@ class EdgeTpuReport:
 
     def to_dict(self) -> dict:
         """JSON-ready form for the conversion report."""
-        return {"compatible": self.compatible, "num_ops": self.num_ops,
-                "tpu_ops": self.tpu_ops, "cpu_ops": self.cpu_ops,
-                "first_unsupported": self.first_unsupported,
-                "violations": [asdict(v) for v in self.violations],
-                "fallbacks": [asdict(f) for f in self.fallbacks]}
+        return asdict(self)
 
 
 def check_compatibility(flatbuffer: bytes | str | os.PathLike) -> EdgeTpuReport:
