@@ -53,6 +53,7 @@ class ExportOptions:
     report_list: str | None = None
     qat_epochs: int = 1
     name: str | None = None
+    input_size: int | None = None  # checkpoint sources only
     verbose: bool = True
 
 
@@ -340,7 +341,10 @@ def export_model(
         setattr(options, key, value)
     out_dir = Path(out_dir)
     if not isinstance(source, ModelSource):
-        source = load_source(source)
+        source = load_source(source, input_size=options.input_size)
+    if options.input_size is not None and source.kind not in ("pth", "preset"):
+        raise ExportError("--input-size applies to .pth checkpoints and presets; a Keras model "
+                          "keeps the input size it was built with.")
     mode, plan, recipe, target = _plan(options, source.model)
     if options.frames_per_step < 1:
         raise ExportError("--frames-per-step must be at least 1.")
