@@ -66,3 +66,16 @@ def test_target_edgetpu_refuses_the_offline_model(source, tmp_path, capsys):
     error = capsys.readouterr().err
     assert "edgetpu" in error and "streaming" in error
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.slow
+def test_a_compiler_failure_is_one_line_and_a_non_zero_exit(source, tmp_path, monkeypatch,
+                                                            capsys):
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_EDGETPU_FAIL", "1")
+    out = tmp_path / "edgetpu"
+    assert convert(source, out) != 0
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: edgetpu_compiler failed on") and "\n" not in error
+    assert "Internal compiler error" in error
+    assert not list(out.glob("*_edgetpu.*"))

@@ -119,13 +119,22 @@ def _options(args):
 def _compile_for_edgetpu(out_dir: str, verbose: bool):
     def after_write(sidecar: dict, _flatbuffer: bytes) -> None:
         try:
-            from tsm_tf.export.edgetpu import run_compiler
+            from tsm_tf.export.edgetpu import (
+                compiler_missing_message,
+                compiler_summary,
+                run_compiler,
+            )
         except ImportError:
             print("Edge TPU compiler step skipped: tsm_tf.export.edgetpu is not installed.")
             return
-        result = run_compiler(sidecar["files"]["tflite"], out_dir)
-        if verbose and result is not None:
-            print(result)
+        try:
+            result = run_compiler(sidecar["files"]["tflite"], out_dir)
+        except RuntimeError as error:  # the model is written; the compiler refused it
+            raise ValueError(str(error)) from None
+        if result is None:
+            print(compiler_missing_message(sidecar["files"]["tflite"], out_dir))
+        elif verbose:
+            print(compiler_summary(result))
 
     return after_write
 

@@ -292,6 +292,13 @@ def run_compiler(tflite_path: str | os.PathLike, out_dir: str | os.PathLike, *,
             "log_file": str(results[".log"]) if ".log" in results else None}
 
 
+def compiler_summary(result: dict) -> str:
+    """One line for a :func:`run_compiler` result: the op split and the compiled file."""
+    reasons = f" ({'; '.join(result['cpu_reasons'])})" if result.get("cpu_reasons") else ""
+    return (f"edgetpu_compiler {result['compiler_version']}: {result['tpu_ops']} ops on the Edge "
+            f"TPU, {result['cpu_ops']} on the CPU{reasons} -> {result['compiled_model']}")
+
+
 _TABLE_ROW = re.compile(r"^(?P<op>[A-Z][A-Z0-9_]*)\s+(?P<count>\d+)\s+(?P<status>\S.*?)\s*$")
 
 
@@ -364,8 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     if compiled is None:
         print(compiler_missing_message(args.model, out_dir))
     else:
-        print(f"edgetpu_compiler {compiled['compiler_version']}: {compiled['tpu_ops']} ops on "
-              f"the Edge TPU, {compiled['cpu_ops']} on the CPU -> {compiled['compiled_model']}")
+        print(compiler_summary(compiled))
     return 0 if report.compatible else 1
 
 
