@@ -18,6 +18,7 @@ from tsm_tf.export.edgetpu import (
     RULE_PAD_BATCH,
     RULE_RANK,
     RULE_REDUCE_BATCH,
+    RULE_STATIC,
     RULE_TRANSPOSE_5D,
     check_compatibility,
 )
@@ -121,8 +122,9 @@ def int8_graph(function, shape):
         [traced.get_concrete_function()], traced)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     rng = np.random.default_rng(0)
+    concrete = [1 if d is None else d for d in shape]
     converter.representative_dataset = lambda: (
-        [rng.normal(size=shape).astype("float32")] for _ in range(4))
+        [rng.normal(size=concrete).astype("float32")] for _ in range(4))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
@@ -142,6 +144,7 @@ CASES = {
     "transpose_5d": (lambda x: tf.transpose(x, [0, 1, 3, 2, 4]), (1, 1, 2, 3, 4),
                      RULE_TRANSPOSE_5D),
     "batch_of_two": (lambda x: tf.nn.relu(x - 0.5), (2, 4, 4, 3), RULE_RANK),
+    "dynamic_batch": (lambda x: tf.nn.relu(x - 0.5), (None, 4, 3), RULE_STATIC),
 }
 
 
@@ -171,14 +174,9 @@ def test_an_unsupported_op_sends_it_and_every_later_op_to_the_cpu():
 
 @pytest.mark.slow
 def test_weights_computed_at_run_time_are_not_constant_parameters():
-    # A matmul of the input with itself: FULLY_CONNECTED / BATCH_MATMUL with a non-constant
-    # weight operand (whichever the converter picks, the Edge TPU cannot run it).
+    # x @ x^T converts to a FULLY_CONNECTED whose weight operand is the input itself.
     flatbuffer = int8_graph(lambda x: tf.matmul(x, x, transpose_b=True), (4, 8))
-    report = check_compatibility(flatbuffer)
     ops, _ = litert_ops(flatbuffer)
-    assert not report.compatible
-    rules = {v.rule for v in report.violations}
-    if ops[0]["op_name"] == "FULLY_CONNECTED":
-        assert RULE_CONSTANT in rules
-    else:
-        assert RULE_OP in rules
+    assert [op["op_name"] for op in ops] == ["FULLY_CONNECTED"]
+    report = check_compatibility(flatbuffer)
+    assert [(v.rule, v.tensor) for v in report.violations] == [(RULE_CONSTANT, "x")]
