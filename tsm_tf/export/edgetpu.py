@@ -163,7 +163,7 @@ def _op_violations(model: FlatbufferModel, op: OperatorInfo) -> list[Fallback]:
     inputs = [(position, model.tensors[i]) for position, i in enumerate(op.inputs) if i >= 0]
     outputs = [model.tensors[i] for i in op.outputs if i >= 0]
     for tensor in [t for _, t in inputs] + outputs:
-        _check_tensor(tensor, flag)
+        _check_tensor(tensor, flag, boundary=op.name in ("QUANTIZE", "DEQUANTIZE"))
     for position, tensor in inputs:
         if position in parameters and not tensor.constant:
             flag(RULE_CONSTANT, f"input {position} of {op.name} must be a constant, it is computed "
@@ -191,11 +191,13 @@ def _op_violations(model: FlatbufferModel, op: OperatorInfo) -> list[Fallback]:
     return found
 
 
-def _check_tensor(tensor: TensorInfo, flag) -> None:
+def _check_tensor(tensor: TensorInfo, flag, boundary: bool = False) -> None:
     allowed = _PARAMETER_DTYPES if tensor.constant else _ACTIVATION_DTYPES
     if tensor.dtype not in allowed:
-        fix = " (convert with full-integer int8 quantization)" \
-            if tensor.dtype.startswith("float") else ""
+        fix = ""
+        if tensor.dtype.startswith("float"):
+            fix = " (a float model boundary: convert with --io uint8 or int8)" if boundary \
+                else " (convert with full-integer int8 quantization)"
         kind = "constant" if tensor.constant else "activation"
         flag(RULE_INTEGER, f"{kind} tensor is {tensor.dtype}, the Edge TPU needs 8-bit integers"
                            f"{fix}", tensor)
@@ -211,7 +213,7 @@ def _rank_reason(shape: tuple[int, ...]) -> str:
     reason = (f"{len(shape)}-D tensor {list(shape)} has a dimension > 1 outside the innermost "
               "three (the Edge TPU allows rank <= 3, or only the innermost three dimensions > 1)")
     if len(shape) == 5:
-        reason += ("; this is the offline model's 5-D [N,T,H,W,C] clip: export the streaming "
+        reason += ("; a 5-D [N,T,H,W,C] clip, as the offline model takes: export the streaming "
                    "model (--mode streaming) for the Edge TPU")
     elif shape[0] > 1:
         reason += (f"; a batch of {shape[0]}, as when the offline model folds its frames into "
@@ -225,8 +227,8 @@ def _check_concatenation(model: FlatbufferModel, inputs, flag) -> None:
         flag(RULE_CONCAT, f"CONCATENATION of {len(inputs)} inputs with a constant one (a "
                           "constant input is allowed only as the zero padding of 2 inputs)")
     for _, tensor in constants:
-        data = model.tensor_data(tensor.index).astype(np.int64)
-        zero_point = tensor.scale_zero_point[1] if tensor.scale_zero_point else 0
+        data = model.tensor_data(tensor.index).astype(np.float64)
+        zero_point = tensor.scale_zero_point[1] if tensor.scale_zero_point else 0  # real 0
         if np.any(data != zero_point):
             flag(RULE_CONCAT, "constant input of CONCATENATION is not all zeros", tensor)
 
