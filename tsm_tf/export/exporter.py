@@ -154,6 +154,8 @@ def _plan(options: ExportOptions, model) -> tuple[str, list[tuple[str, str]], di
             mode = recipe["mode"]
         else:
             mode = "streaming" if isinstance(model, StreamingTSM) else "offline"
+    if "qat" in precisions:
+        _qat_converter()  # fail now, before any conversion, when the extra is missing
     if options.io is not None and not any(p in FULL_INTEGER for p in precisions):
         raise ExportError(f"--io {options.io} applies to full-integer models: add --int8 or "
                           "--qat (float16, dynamic and float32 models have float32 I/O).")
@@ -252,8 +254,8 @@ def _frame_counts(data: dict | None) -> list[int] | None:
     return counts or None
 
 
-def _convert_qat(source, model_path: Path, data: dict, mode: str, options: ExportOptions,
-                 io: str) -> bytes:
+def _qat_converter():
+    """``tsm_tf.export.qat.convert_qat``, or a clear error saying how to install it."""
     try:
         from tsm_tf.export.qat import convert_qat
     except ImportError as error:
@@ -261,6 +263,12 @@ def _convert_qat(source, model_path: Path, data: dict, mode: str, options: Expor
             "--qat needs the quantization-aware training extra (tf-keras, "
             f"tensorflow-model-optimization): pip install -e \".[qat]\" ({error})."
         ) from None
+    return convert_qat
+
+
+def _convert_qat(source, model_path: Path, data: dict, mode: str, options: ExportOptions,
+                 io: str) -> bytes:
+    convert_qat = _qat_converter()
     if data is None:
         raise ExportError("--qat needs training clips: pass --calib-dataset / --calib-list.")
     try:
