@@ -242,6 +242,25 @@ def _sampling(source) -> str:
     return "uniform"
 
 
+def _scale_size(preset, config: dict) -> int | None:
+    """The preset's evaluation resize, scaled to this model's input size."""
+    if preset is None:
+        return None
+    return int(round(preset.scale_size * config["input_size"][0] / preset.input_size))
+
+
+def _trained_on(source, data: dict | None) -> bool:
+    """Whether the calibration clips are the model's own training data (so their lengths give
+    the training frame stride)."""
+    if data is None:
+        return False
+    train_list = (source.run_config or {}).get("train_list")
+    if train_list:
+        return Path(train_list).resolve() == Path(data["list_file"]).resolve()
+    dataset = getattr(data["dataset"], "name", data["dataset"])
+    return source.dataset is not None and source.dataset == dataset
+
+
 def _frame_counts(data: dict | None) -> list[int] | None:
     if data is None:
         return None
@@ -380,7 +399,8 @@ def export_model(
     several = len(plan) > 1 or not options.name
     preset = source.preset
     temporal = temporal_spec(int(config["num_segments"]), sampling=_sampling(source),
-                             frame_counts=_frame_counts(data))
+                             frame_counts=_frame_counts(data) if _trained_on(source, data)
+                             else None)
     from tsm_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
     mean = list(getattr(preset, "mean", None) or IMAGENET_MEAN)
@@ -449,7 +469,7 @@ def export_model(
                             {"list_file": data["list_file"], "num_clips": options.num_calib},
                             "num_report": options.num_report, "qat_epochs": options.qat_epochs},
             },
-            mean=mean, std=std, scale_size=getattr(preset, "scale_size", None), report=report,
+            mean=mean, std=std, scale_size=_scale_size(preset, config), report=report,
         )
         report["states"] = state_checks(sidecar["states"])
         if target == "edgetpu":
