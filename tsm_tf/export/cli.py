@@ -140,7 +140,10 @@ def _compile_for_edgetpu(out_dir: str, verbose: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed in one line
+        return int(exit_.code or 0)
     try:
         options = _options(args)
         from tsm_tf.export.exporter import export_model

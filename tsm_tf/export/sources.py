@@ -120,7 +120,8 @@ def load_source(source: str | os.PathLike, *, input_size: int | None = None) -> 
     """Load ``source``: a ``.keras`` file, a run folder, a ``.pth``/``.pth.tar`` or a preset name.
 
     ``input_size`` sets the frame size of a network rebuilt from a checkpoint (default 224, or
-    the preset's); Keras models keep their own. Raises ``SourceError`` with a one-line explanation for anything that cannot be converted.
+    the preset's); Keras models keep their own. Raises ``SourceError`` with a one-line
+    explanation for anything that cannot be converted.
     """
     text = os.fspath(source)
     path = Path(text)
