@@ -64,7 +64,7 @@ def test_without_compiler_the_converter_prints_the_command(source, tmp_path, mon
 def test_target_edgetpu_refuses_the_offline_model(source, tmp_path, capsys):
     assert convert(source, tmp_path / "out", "--mode", "offline") != 0
     error = capsys.readouterr().err
-    assert "edgetpu" in error and "streaming" in error
+    assert "edgetpu" in error and "streaming" in error and "5-D" in error
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
