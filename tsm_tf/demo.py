@@ -27,20 +27,6 @@ def _say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def calibration_frames(streaming, clips: np.ndarray):
-    """Int8 calibration as at run time: frames in order, states carried from frame to frame."""
-
-    def generate():
-        for clip in clips:
-            states = streaming.init_states()
-            for frame in clip:
-                image = frame[None]
-                yield {streaming.frame_input_name: image, **states}
-                _, states = streaming.step(image, states)
-
-    return generate
-
-
 def zero_states(runner) -> dict[str, np.ndarray]:
     """The caches of a LiteRT streaming model before the first frame of a video."""
     return {name: np.zeros(runner.input_details[name]["shape"], np.float32)
@@ -79,6 +65,7 @@ def run_demo(out_dir: str | os.PathLike, *, epochs: int | None = None, num_train
     from tsm_tf.data.synthetic import SYNTHETIC_CLASSES, generate_synthetic_dataset
     from tsm_tf.evaluate import evaluate
     from tsm_tf.export import LiteRTModel, convert_to_tflite, float32_tensor_ops
+    from tsm_tf.export.calibrate import calibration_frames
     from tsm_tf.io_utils import atomic_write_bytes, atomic_write_json
     from tsm_tf.models import StreamingTSM
     from tsm_tf.profile import model_cost
