@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+IO_TYPES = ("float32", "int8", "uint8")
 
 
 def fixed_input_specs(model: keras.Model, batch_size: int = 1) -> dict[str, tf.TensorSpec]:
@@ -42,6 +43,7 @@ def convert_to_tflite(
     quantization: str = "float32",
     representative_data: Callable[[], Iterable[dict[str, np.ndarray]]] | None = None,
     batch_size: int = 1,
+    io: str = "int8",
 ) -> bytes:
     """Convert ``model`` to a TFLite flatbuffer (``serving_default`` signature).
 
@@ -53,6 +55,9 @@ def convert_to_tflite(
         representative_data: for int8, a callable returning an iterable of dicts keyed by
             input name (a list in Keras order fails for multi-input models).
         batch_size: the batch size fixed in the export when the model's batch is dynamic.
+        io: for int8, the type of every input and output at the model boundary (image,
+            states, logits): ``"int8"``, ``"uint8"`` (what cameras feed) or ``"float32"``
+            (quantize / dequantize inside the model). Ignored for the other quantizations.
 
     Example:
         >>> flatbuffer = convert_to_tflite(model, quantization="float32")
@@ -66,12 +71,14 @@ def convert_to_tflite(
             "Full-integer (int8) conversion needs `representative_data`: a callable yielding "
             "dicts of realistic inputs keyed by input name, used to calibrate the ranges."
         )
+    if io not in IO_TYPES:
+        raise ValueError(f"`io` must be one of {IO_TYPES}. Received: {io!r}")
     specs = fixed_input_specs(model, batch_size)
 
     with tempfile.TemporaryDirectory(prefix="tsm_tf_export_") as saved_model_dir:
         export_saved_model(model, saved_model_dir, specs)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
-        _configure(converter, quantization, representative_data, specs)
+        _configure(converter, quantization, representative_data, specs, io)
         with warnings.catch_warnings():
             # int8 calibration runs TF's own deprecated tf.lite.Interpreter internally; the
             # warning is about TF's code, not the caller's, who can do nothing about it.
@@ -94,7 +101,7 @@ def export_saved_model(model: keras.Model, path: str, specs: dict[str, tf.Tensor
     archive.write_out(path, verbose=False)
 
 
-def _configure(converter, quantization, representative_data, specs) -> None:
+def _configure(converter, quantization, representative_data, specs, io) -> None:
     if quantization != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
@@ -107,5 +114,6 @@ def _configure(converter, quantization, representative_data, specs) -> None:
 
         converter.representative_dataset = calibration
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        boundary = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[io]
+        converter.inference_input_type = boundary
+        converter.inference_output_type = boundary
