@@ -25,7 +25,8 @@ LABELS = ["a", "b", "c", "d", "e"]
 
 def write_model(folder: Path, name: str, flatbuffer: bytes, *, mode: str = "streaming",
                 shift: str = "unidirectional", stride: float = 2.0,
-                stride_seconds: float | None = None) -> Path:
+                stride_seconds: float | None = None, labels: list[str] = LABELS,
+                input_size: int = 32, num_segments: int = FRAMES) -> Path:
     """``name.tflite`` + ``name.json`` (the sidecar contract, filled from the interpreter)."""
     path = folder / f"{name}.tflite"
     path.write_bytes(flatbuffer)
@@ -34,13 +35,13 @@ def write_model(folder: Path, name: str, flatbuffer: bytes, *, mode: str = "stre
     sidecar = {
         "format": "tsm_tf.sidecar", "version": 1,
         "model": {"name": name, "mode": mode, "arch": "resnet_tiny", "shift": shift,
-                  "num_classes": len(LABELS), "num_segments": FRAMES,
+                  "num_classes": len(labels), "num_segments": num_segments,
                   "frames_per_step": session.frames_per_step},
-        "labels": LABELS,
+        "labels": list(labels),
         "input": {"name": frame.name, "shape": list(frame.shape), "dtype": frame.dtype.name,
                   "quantization": frame.quantization, "color": "RGB",
                   "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-        "preprocess": preprocess_spec_for(32),
+        "preprocess": preprocess_spec_for(input_size),
         "output": {"name": "logits", "shape": list(session.logits.shape),
                    "dtype": session.logits.dtype.name,
                    "quantization": session.logits.quantization},
