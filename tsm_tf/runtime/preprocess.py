@@ -182,8 +182,9 @@ class FramePreprocessor:
         """Forget the stream's frame size (a new video may have another)."""
         self.frame_size = None
 
-    def __call__(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """uint8 ``[H, W, 3]`` -> ``[crop_h, crop_w, 3]`` in the input dtype (into ``out``)."""
+    def crop_rgb(self, frame: np.ndarray) -> np.ndarray:
+        """Checks, steps 1-3: uint8 ``[H, W, 3]`` -> contiguous uint8 RGB ``[crop_h, crop_w, 3]``.
+        """
         frame = check_frame(frame)
         size = frame.shape[:2]
         if self.frame_size is None:
@@ -195,15 +196,21 @@ class FramePreprocessor:
                 "resize frames to one size first.")
         crop = crop_frame(frame, self.preprocess_spec)  # a view into the resized frame
         if self.color == "bgr":
-            rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)  # contiguous [h, w, 3]
-        else:
-            rgb = np.ascontiguousarray(crop)
+            return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)  # contiguous [h, w, 3]
+        return np.ascontiguousarray(crop)
+
+    def values(self, rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Steps 4-5 on ``crop_rgb``'s output, by lookup table, into ``out`` when given."""
         if out is None:
             return cv2.LUT(rgb, self._table)
         written = cv2.LUT(rgb, self._table, dst=out)
         if written is not out:  # OpenCV could not write in place (layout or dtype differ)
             np.copyto(out, written)
         return out
+
+    def __call__(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """uint8 ``[H, W, 3]`` -> ``[crop_h, crop_w, 3]`` in the input dtype (into ``out``)."""
+        return self.values(self.crop_rgb(frame), out)
 
 
 def preprocess_frame(frame: np.ndarray, input_spec: Mapping, preprocess_spec: Mapping,
