@@ -265,7 +265,7 @@ class MainActivity : Activity() {
 
     private fun button(text: String, onClick: () -> Unit) = Button(this).apply {
         this.text = text
-        isAllCaps = false
+        setAllCaps(false) // the isAllCaps getter is API 28
         setOnClickListener { onClick() }
     }
 
@@ -300,7 +300,7 @@ class MainActivity : Activity() {
         }
         val controls = LinearLayout(this).apply {
             orientation = LinearLayout.HORIZONTAL
-            gravity = Gravity.CENTER_VERTICAL
+            setGravity(Gravity.CENTER_VERTICAL) // getGravity is API 24
             addView(button("Reset") { inference.post { recognizer?.reset() } })
             addView(button("-") { setThreads(threads - 1) })
             addView(threadsView)

@@ -121,9 +121,11 @@ object GoldenCheck {
         for (case in manifest["embedded"] as List<*>) {
             val c = m(case)
             val bytes = TfliteMetadata.extract(File(dir, c["tflite"] as String).readBytes(), TfliteMetadata.SIDECAR_NAME, c["tflite"] as String)
-            val want = File(dir, c["json"] as String).readBytes()
-            if (bytes == null || !bytes.contentEquals(want)) fail("embedded ${c["tflite"]}: metadata differs from ${c["json"]}")
-            else println("embedded ${c["tflite"]}: ${bytes.size} bytes of '${TfliteMetadata.SIDECAR_NAME}' metadata equal the .json")
+            val want = File(dir, c["json"] as String).readText()
+            val same = bytes != null && Json.parse(bytes.toString(Charsets.UTF_8), "embedded") == Json.parse(want, "json") &&
+                Sidecar.parse(bytes.toString(Charsets.UTF_8), "embedded") == Sidecar.parse(want, "json")
+            if (!same) fail("embedded ${c["tflite"]}: metadata differs from ${c["json"]}")
+            else println("embedded ${c["tflite"]}: ${bytes!!.size} bytes of '${TfliteMetadata.SIDECAR_NAME}' metadata equal the .json")
         }
 
         for (case in manifest["smoothing"] as List<*>) {
