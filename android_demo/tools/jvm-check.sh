@@ -13,7 +13,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 repo="$(cd "$here/.." && pwd)"
-build="${1:?usage: jvm-check.sh BUILD_DIR {unit|golden DIR|compile|all}}"
+build="${1:?usage: jvm-check.sh BUILD_DIR (unit | golden DIR | compile | all)}"
 step="${2:-all}"
 mkdir -p "$build"
 build="$(cd "$build" && pwd)"
