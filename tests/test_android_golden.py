@@ -87,6 +87,16 @@ def int8_states() -> list[dict]:
     ]
 
 
+def uint8_states() -> list[dict]:
+    """The int8 caches as a ``--io uint8`` model has them: zero points shifted by 128."""
+    states = json.loads(json.dumps(int8_states()))
+    for state in states:
+        state["dtype"] = "uint8"
+        for key in ("input_quantization", "output_quantization"):
+            state[key]["zero_point"] += 128
+    return states
+
+
 def float_states() -> list[dict]:
     return [{"input": "state_a_shift", "output": "state_a_shift", "shape": [1, 4, 4, 8],
              "dtype": "float32", "input_quantization": None, "output_quantization": None,
@@ -124,8 +134,9 @@ def write_golden(out: Path) -> dict:
         "int8.json": make_sidecar("int8", quant={"scale": 0.0187, "zero_point": -14},
                                   states=int8_states()),
         "uint8.json": make_sidecar("uint8", size=48, quant={"scale": 0.0192, "zero_point": 121},
-                                   states=int8_states()[:1]),
+                                   states=uint8_states()),
         "float32.json": make_sidecar("float32", size=40, states=float_states()),
+        "float32_112.json": make_sidecar("float32", size=112),  # camera-like frame sizes
     }
     for name, sc in sidecars.items():
         (out / name).write_bytes(sidecar_bytes(sc))
@@ -214,6 +225,8 @@ def test_python_golden_files_are_well_formed(tmp_path):
     plan = json.loads((tmp_path / "int8.json.plan").read_text())
     assert [p["requantize"] for p in plan] == [False, True]
     assert plan[0]["zero"] == -7 and len(set(plan[1]["requantize_table"])) > 100
+    plan = json.loads((tmp_path / "uint8.json.plan").read_text())
+    assert plan[0]["zero"] == 121 and min(plan[1]["requantize_table"]) >= 0
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ import android.widget.Button
 import android.widget.FrameLayout
 import android.widget.LinearLayout
 import android.widget.TextView
+import com.google.ai.edge.litert.LiteRtException
 import org.tsmtf.demo.core.FpsMeter
 import org.tsmtf.demo.core.Recognition
 import org.tsmtf.demo.core.RgbImage
@@ -70,6 +71,7 @@ class MainActivity : Activity() {
     @Volatile private var rotationDegrees = 0
     private val cameraFps = FpsMeter()
     private val fedFps = FpsMeter()
+    private val resultFps = FpsMeter() // UI thread
     private var resumed = false
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -215,12 +217,23 @@ class MainActivity : Activity() {
         recognizer = null
         try {
             val m = model ?: ModelAssets.load(assets).also { model = it }
-            val r = LiteRtRunner.open(assets, m.modelName, m.sidecar, accelerator, threads)
+            var note = ""
+            val r = try {
+                LiteRtRunner.open(assets, m.modelName, m.sidecar, accelerator, threads)
+            } catch (e: LiteRtException) {
+                if (accelerator == AcceleratorChoice.CPU) throw e
+                // Options(GPU, CPU) itself failed (no GPU accelerator library or driver): say so, use the CPU.
+                Log.w(tag, "GPU compilation failed, falling back to CPU", e)
+                note = " GPU unavailable (${e.message}): running on CPU."
+                accelerator = AcceleratorChoice.CPU
+                main.post { acceleratorButton.text = accelerator.name }
+                LiteRtRunner.open(assets, m.modelName, m.sidecar, accelerator, threads)
+            }
             runner = r
             recognizer = StreamRecognizer(m.sidecar, r, Smoother.of(smoothing))
             val cam = camera
             if (cam != null) stride = currentStride(cam.nominalFps)
-            showStatus("${m.modelName} (${m.sidecar.precision}, sidecar: ${m.sidecarSource})")
+            showStatus("${m.modelName} (${m.sidecar.precision}, sidecar: ${m.sidecarSource}).$note")
         } catch (e: Exception) {
             Log.e(tag, "Cannot load the model", e)
             showStatus("Cannot load the model: ${e.message} (see Logcat tag 'litert')")
@@ -247,11 +260,13 @@ class MainActivity : Activity() {
 
     private fun showResult(r: Recognition) {
         val m = model ?: return
+        resultFps.tick(System.nanoTime())
         smoothedView.text = "%s  %.0f%%".format(r.smoothedLabel, 100 * r.smoothedScore)
         topView.text = r.top.joinToString("\n") { "%-28s %5.1f%%".format(it.label, 100 * it.score) }
         val cam = camera
         statsView.text = buildString {
             append("Inference: %.1f ms (preprocess %.1f ms)\n".format(r.inferenceMs, r.preprocessMs))
+            append("FPS: %.1f results/s (the model alone: %.0f fps)\n".format(resultFps.fps, 1000.0 / (r.inferenceMs + r.preprocessMs)))
             append("Input fps: %.1f (camera %.1f fps, every %d. frame)\n".format(fedFps.fps, cameraFps.fps, stride))
             append("Input size: %dx%d -> %dx%d %s\n".format(cam?.analysisSize?.width ?: 0, cam?.analysisSize?.height ?: 0,
                 m.sidecar.preprocess.cropWidth, m.sidecar.preprocess.cropHeight, m.sidecar.input.dtype.jsonName))
