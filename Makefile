@@ -24,9 +24,9 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 # The Android app without a device: JUnit tests of its JVM logic, golden conformance with the
-# Python runtime, compilation against the API-23 platform jar (needs a JDK, npm
-# kotlin-compiler, Debian junit4 + libhamcrest-java, and ../shared/android/*.deb; .ci/run
-# installs them).
+# Python runtime, compilation and resource packaging against the API-23 platform jar (needs a
+# JDK, npm kotlin-compiler, Debian junit4 + libhamcrest-java + aapt, and ../shared/android/*.deb;
+# .ci/run installs them).
 ANDROID_DEBS ?= $(abspath ../shared/android)
 android-check: $(STAMP)
 	TSM_ANDROID_STRICT=1 ANDROID_DEBS=$(ANDROID_DEBS) $(PY) -m pytest -q -p no:cacheprovider \

@@ -40,6 +40,18 @@ def test_app_compiles_against_the_api23_platform_jar():
     assert (classes / "MainActivity.class").is_file()
 
 
+@pytest.mark.slow
+def test_manifest_and_resources_package_against_the_api23_platform_jar():
+    result = run_jvm_check("resources")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    badging = result.stdout
+    assert "package: name='org.tsmtf.demo'" in badging
+    assert "launchable-activity: name='org.tsmtf.demo.MainActivity'" in badging
+    assert "uses-permission: name='android.permission.CAMERA'" in badging
+    # A phone with only a front camera can install it.
+    assert "uses-feature-not-required: name='android.hardware.camera'" in badging
+
+
 def test_core_is_plain_jvm_and_the_stand_in_stays_outside_the_app():
     core = list((MAIN / "core").glob("*.kt"))
     assert len(core) >= 8

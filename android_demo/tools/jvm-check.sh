@@ -4,10 +4,13 @@
 #   golden DIR    run the golden-file checker on DIR (written by tests/test_android_golden.py);
 #   compile       compile every app source, with the LiteRT compile-only stand-in, against the
 #                 Android API-23 platform jar (anything newer than API 23 fails to resolve);
-#   all           unit + compile.
-# Usage: android_demo/tools/jvm-check.sh BUILD_DIR {unit|golden DIR|compile|all}
+#   resources     package the manifest and resources with aapt against the same jar (Gradle
+#                 adds the package name from `namespace`; here it is inserted) and print
+#                 `aapt dump badging`;
+#   all           unit + compile + resources.
+# Usage: android_demo/tools/jvm-check.sh BUILD_DIR {unit|golden DIR|compile|resources|all}
 # Tools (override with environment variables): KOTLINC (npm kotlin-compiler), JUNIT_JAR and
-# HAMCREST_JAR (Debian junit4, libhamcrest-java), ANDROID_JAR (else unpacked from the
+# HAMCREST_JAR (Debian junit4, libhamcrest-java), AAPT (Debian aapt), ANDROID_JAR (else unpacked from the
 # libandroid-23-java .deb in ANDROID_DEBS, default ../shared/android beside the repo).
 set -euo pipefail
 
@@ -95,12 +98,25 @@ case "$step" in
             echo "$stamp" > "$out/.stamp"
         fi
         echo "jvm-check: app sources compile against the API-23 platform jar"
+        ;;&
+    resources|all)
+        jar="$(android_jar)"
+        aapt="${AAPT:-$(command -v aapt || true)}"
+        [ -n "$aapt" ] || die "aapt not found: apt-get install aapt (or set AAPT)"
+        out="$build/resources"
+        rm -rf "$out" && mkdir -p "$out/manifest" "$out/gen"
+        sed 's|<manifest |<manifest package="org.tsmtf.demo" |' \
+            "$here/app/src/main/AndroidManifest.xml" > "$out/manifest/AndroidManifest.xml"
+        "$aapt" package -f -M "$out/manifest/AndroidManifest.xml" -S "$here/app/src/main/res" \
+            -I "$jar" -J "$out/gen" --min-sdk-version 24 --target-sdk-version 36 -F "$out/app-resources.apk"
+        "$aapt" dump badging "$out/app-resources.apk"
+        echo "jvm-check: manifest and resources package against the API-23 platform jar"
         ;;
     golden)
         dir="${3:?usage: jvm-check.sh BUILD_DIR golden DIR}"
         build_jvm
         java -cp "$CP" org.tsmtf.demo.core.GoldenCheck "$dir"
         ;;
-    unit) ;;
-    *) die "unknown step '$step' (unit, golden DIR, compile, all)" ;;
+    unit|compile) ;;
+    *) die "unknown step '$step' (unit, golden DIR, compile, resources, all)" ;;
 esac
