@@ -59,8 +59,8 @@ def write_model(folder: Path, name: str, flatbuffer: bytes, *, mode: str = "stre
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    from tsm_tf.demo import calibration_frames
     from tsm_tf.export import convert_to_tflite
+    from tsm_tf.export.calibrate import calibration_frames
     from tsm_tf.models import StreamingTSM
 
     folder = tmp_path_factory.mktemp("runtime_models")
@@ -262,8 +262,8 @@ def test_runtime_imports_without_tensorflow():
 @pytest.fixture(scope="module")
 def variants(models):
     """float16, dynamic-range, and int8 with uint8 / float32 boundaries, from the same model."""
-    from tsm_tf.demo import calibration_frames
     from tsm_tf.export import convert_to_tflite
+    from tsm_tf.export.calibrate import calibration_frames
     from tsm_tf.models import StreamingTSM
 
     streaming = StreamingTSM.from_model(models["keras"])
