@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--io", choices=("float32", "int8", "uint8"),
                        help="boundary type of full-integer models (default: the target's, "
                             "else int8)")
+    model.add_argument("--input-size", type=int, help="frame size of a network rebuilt from a "
+                       ".pth checkpoint or preset (default: 224)")
     model.add_argument("--name", help="base name of the files (default SOURCE_MODE[_PRECISION])")
     calib = parser.add_argument_group("calibration (training clips; the report measures "
                                       "agreement on other clips)")
@@ -109,7 +111,8 @@ def _options(args):
         precisions=_precisions(args), mode=args.mode, frames_per_step=args.frames_per_step,
         target=args.target, io=args.io, calib=calib, num_calib=args.num_calib,
         num_report=args.num_report, report_list=args.report_list,
-        qat_epochs=args.qat_epochs, name=args.name, verbose=not args.quiet,
+        qat_epochs=args.qat_epochs, name=args.name, input_size=args.input_size,
+        verbose=not args.quiet,
     )
 
 
@@ -128,7 +131,10 @@ def _compile_for_edgetpu(out_dir: str, verbose: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed in one line
+        return int(exit_.code or 0)
     try:
         options = _options(args)
         from tsm_tf.export.exporter import export_model
