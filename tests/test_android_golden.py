@@ -258,8 +258,8 @@ def test_embedded_sidecar_of_a_converted_model(tmp_path):
     import keras
 
     import tsm_tf
-    from tsm_tf.demo import calibration_frames
     from tsm_tf.export import convert_to_tflite, read_flatbuffer
+    from tsm_tf.export.calibrate import calibration_frames
     from tsm_tf.export.metadata import build_sidecar, temporal_spec
     from tsm_tf.models import StreamingTSM
     from tsm_tf.runtime.session import StreamingSession
