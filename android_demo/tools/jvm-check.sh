@@ -2,6 +2,7 @@
 # Checks the app without Gradle or a device (see android_demo/README.md):
 #   unit          compile the plain-JVM logic and its JUnit 4 tests with kotlinc, run them;
 #   golden DIR    run the golden-file checker on DIR (written by tests/test_android_golden.py);
+#   bench [N]     time the per-frame JVM work (YUV, rotation, preprocessing, caches, smoothing);
 #   compile       compile every app source, with the LiteRT compile-only stand-in, against the
 #                 Android API-23 platform jar (anything newer than API 23 fails to resolve);
 #   resources     package the manifest and resources with aapt against the same jar (Gradle
@@ -117,6 +118,10 @@ case "$step" in
         build_jvm
         java -cp "$CP" org.tsmtf.demo.core.GoldenCheck "$dir"
         ;;
+    bench)
+        build_jvm
+        java -cp "$CP" org.tsmtf.demo.core.PreprocessBench "${3:-200}"
+        ;;
     unit|compile) ;;
-    *) die "unknown step '$step' (unit, golden DIR, compile, resources, all)" ;;
+    *) die "unknown step '$step' (unit, golden DIR, bench, compile, resources, all)" ;;
 esac

@@ -243,10 +243,16 @@ class MainActivity : Activity() {
     private fun infer(f: YuvFrame) {
         try {
             val rec = recognizer ?: return
-            val img = rgb?.takeIf { it.width == f.width && it.height == f.height } ?: RgbImage(f.width, f.height)
+            val rotation = rotationDegrees
+            val turned = rotation == 90 || rotation == 270
+            val w = if (turned) f.height else f.width
+            val h = if (turned) f.width else f.height
+            val img = rgb?.takeIf { it.width == w && it.height == h } ?: RgbImage(w, h)
             rgb = img
-            Yuv.toRgb(f.width, f.height, f.y, 0, f.yRowStride, f.yPixelStride, f.u, 0, f.v, 0, f.uvRowStride, f.uvPixelStride, img)
-            val result = rec.process(img.rotate(rotationDegrees))
+            // YUV -> upright RGB in one pass (converted and rotated together).
+            Yuv.toRgb(f.width, f.height, f.y, 0, f.yRowStride, f.yPixelStride, f.u, 0, f.v, 0,
+                f.uvRowStride, f.uvPixelStride, img, rotation)
+            val result = rec.process(img)
             main.post { showResult(result) }
         } catch (e: Exception) {
             Log.e(tag, "Inference failed", e)

@@ -36,7 +36,11 @@ class RgbImage(val width: Int, val height: Int, val data: ByteArray = ByteArray(
                     180 -> { nx = width - 1 - x; ny = height - 1 - y }
                     else -> { nx = y; ny = width - 1 - x }
                 }
-                System.arraycopy(data, (y * width + x) * 3, out.data, (ny * outW + nx) * 3, 3)
+                val i = (y * width + x) * 3
+                val o = (ny * outW + nx) * 3
+                out.data[o] = data[i]
+                out.data[o + 1] = data[i + 1]
+                out.data[o + 2] = data[i + 2]
             }
         }
         return out

@@ -43,6 +43,17 @@ class YuvTest {
     }
 
     @Test
+    fun rotatingWhileConvertingEqualsRotatingAfterwards() {
+        val upright = Yuv.nv21ToRgb(nv21(), w, h)
+        for (r in listOf(0, 90, 180, 270, -90)) {
+            val turned = Yuv.nv21ToRgb(nv21(), w, h, rotation = r)
+            assertArrayEquals("rotation $r", upright.rotate(r).data, turned.data)
+        }
+        // A reused output must have the turned size.
+        assertArrayEquals(upright.rotate(90).data, Yuv.nv21ToRgb(nv21(), w, h, RgbImage(h, w), 90).data)
+    }
+
+    @Test
     fun greyHasEqualChannels() {
         val frame = ByteArray(4 * 2 * 3 / 2) { 128.toByte() }
         for (i in 0 until 8) frame[i] = (16 + 30 * i).toByte()
