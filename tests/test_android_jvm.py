@@ -65,6 +65,16 @@ def test_core_is_plain_jvm_and_the_stand_in_stays_outside_the_app():
         assert "package com.google.ai.edge.litert" not in path.read_text(), path
 
 
+def test_buffers_are_created_and_run_by_name_only():
+    """The LiteRT layer never uses the list-position API (createInputBuffers, run(List))."""
+    runner = (MAIN / "LiteRtRunner.kt").read_text()
+    app = "\n".join(p.read_text() for p in MAIN.glob("*.kt"))
+    assert "createInputBuffer(" in runner and "createOutputBuffer(" in runner
+    assert "model.run(inputs, outputs)" in runner and "Map<String, TensorBuffer>" in runner
+    for positional in ("createInputBuffers(", "createOutputBuffers(", "run(listOf"):
+        assert positional not in app, positional
+
+
 def test_gradle_depends_on_litert_only():
     build = (APP / "app" / "build.gradle.kts").read_text()
     deps = re.findall(r'^\s*(\w+)\("([^"]+)"\)', build.split("dependencies {", 1)[1], re.M)
