@@ -30,7 +30,8 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD
+
 INV_255 = np.float32(1.0 / 255.0)
 COLORS = ("bgr", "rgb")
 INTERPOLATIONS = ("bilinear",)
