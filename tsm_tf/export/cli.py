@@ -119,13 +119,19 @@ def _options(args):
 def _compile_for_edgetpu(out_dir: str, verbose: bool):
     def after_write(sidecar: dict, _flatbuffer: bytes) -> None:
         try:
-            from tsm_tf.export.edgetpu import run_compiler
+            from tsm_tf.export import edgetpu
         except ImportError:
             print("Edge TPU compiler step skipped: tsm_tf.export.edgetpu is not installed.")
             return
-        result = run_compiler(sidecar["files"]["tflite"], out_dir)
-        if verbose and result is not None:
-            print(result)
+        tflite = sidecar["files"]["tflite"]
+        try:
+            result = edgetpu.run_compiler(tflite, out_dir)
+        except RuntimeError as error:  # the model is written; the compiler refused it
+            raise ValueError(str(error)) from None
+        if result is None:  # no compiler here: say so and give the command
+            print(edgetpu.compiler_missing_message(tflite, out_dir))
+        elif verbose:
+            print(edgetpu.compiler_summary(result) if isinstance(result, dict) else result)
 
     return after_write
 

@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD
+
 INV_255 = np.float32(1.0 / 255.0)
 COLORS = ("bgr", "rgb")
 INTERPOLATIONS = ("bilinear",)
