@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_runtime_recognizer import write_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["moving_left", "moving_right"]
@@ -24,12 +23,10 @@ def load_script():
 
 @pytest.fixture(scope="module")
 def demo_setup(tmp_path_factory):
-    """An online TSM trained on two synthetic classes, streamed as float32 TFLite."""
-    import keras
-
+    """An online TSM trained on two synthetic classes, converted by the real converter
+    (streaming float32 TFLite + sidecar, the stride from the run's training list)."""
     from tsm_tf.data.synthetic import generate_synthetic_dataset
-    from tsm_tf.export import convert_to_tflite
-    from tsm_tf.models import StreamingTSM
+    from tsm_tf.export.exporter import export_model
     from tsm_tf.train import TrainConfig, train
 
     folder = tmp_path_factory.mktemp("mobile_demo")
@@ -43,11 +40,11 @@ def demo_setup(tmp_path_factory):
         augment=False, optimizer="adam", lr=3e-3, lr_schedule="cosine", weight_decay=0.0,
         dropout=0.0, fc_lr5=False, seed=0, verbose=0, shift="unidirectional",
         output_dir=str(folder / "run")))
-    model = keras.saving.load_model(result["best_model"], compile=False)
-    flatbuffer = convert_to_tflite(StreamingTSM.from_model(model))
-    path = write_model(folder, "online", flatbuffer, stride=FRAMES / SEGMENTS,
-                       labels=CLASSES, input_size=SIZE, num_segments=SEGMENTS)
-    return {"model": path, "root": root, "folder": folder,
+    sidecars = export_model(str(folder / "run"), folder / "models", precisions=["float32"],
+                            mode="streaming", verbose=False)
+    path = Path(sidecars[0]["files"]["tflite"])
+    assert sidecars[0]["temporal"]["train_frame_stride"] == FRAMES / SEGMENTS
+    return {"model": path, "root": root, "folder": folder, "labels": sidecars[0]["labels"],
             "val_accuracy": result["best_val_accuracy"]}
 
 
@@ -91,7 +88,8 @@ def test_annotated_video_has_every_frame_and_the_clip_class(demo_setup, tmp_path
         assert summary["stride"] == 2  # 8 frames sampled as 4 segments in training
         assert summary["frames"] == FRAMES and summary["model_calls"] == FRAMES // 2
         assert not summary["ended_early"]
-        assert summary["labels"][-2:] == [CLASSES[int(label)]] * 2, (clip, summary["labels"])
+        expected = demo_setup["labels"][int(label)]  # the sidecar's name of the clip's class
+        assert summary["labels"][-2:] == [expected] * 2, (clip, summary["labels"])
         written = read_video(out)
         decoded = read_video(video)
         assert written.shape == decoded.shape  # every input frame, same size
@@ -100,9 +98,12 @@ def test_annotated_video_has_every_frame_and_the_clip_class(demo_setup, tmp_path
         bottom = np.abs(written[:, 80:].astype(int) - decoded[:, 80:]).mean()
         assert top > 20 and bottom < 8, (top, bottom)
     # the command line itself
+    capsys.readouterr()
     code = demo.main(["--model", str(demo_setup["model"]), "--video", str(video),
-                      "--out", str(tmp_path / "cli.mp4"), "--every", "1", "--quiet"])
-    assert code == 0 and '"model_calls": 8' in capsys.readouterr().out
+                      "--out", str(tmp_path / "cli.mp4"), "--every", "1"])
+    captured = capsys.readouterr()
+    assert code == 0 and '"model_calls": 8' in captured.out
+    assert "8/8 frames" in captured.err  # the progress line on files
 
 
 @pytest.mark.slow

@@ -121,6 +121,18 @@ def test_recognizer_on_uint8_frames_equals_keras_offline(models):
 
 
 @pytest.mark.slow
+def test_rgb_frames_give_what_the_same_bgr_frames_give(models):
+    frames = uint8_clip(seed=8)
+    bgr = Recognizer.from_file(models["int8"], smoothing="none")
+    rgb = Recognizer.from_file(models["int8"], smoothing="none", color="rgb")
+    a = np.stack([bgr(f).logits for f in frames])
+    b = np.stack([rgb(np.ascontiguousarray(f[..., ::-1])).logits for f in frames])
+    np.testing.assert_array_equal(a, b)
+    rgb.reset()  # the same frames read with the wrong channel order give other logits
+    assert not np.array_equal(a, np.stack([rgb(f).logits for f in frames]))
+
+
+@pytest.mark.slow
 def test_two_frames_per_step_collects_then_runs(models):
     frames = uint8_clip(seed=2)
     expected = keras_logits_of_frames(models["keras"], frames)

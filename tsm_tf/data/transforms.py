@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401
+
 # The evaluation protocol's per-frame core lives in the TF-free runtime, shared with the
 # streaming recognizer (one implementation); re-exported here for the data pipeline.
 from tsm_tf.runtime.preprocess import (  # noqa: F401
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     center_crop_box,
     normalize,
     short_side_size,
