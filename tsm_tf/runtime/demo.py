@@ -6,9 +6,9 @@ the latest prediction: smoothed label, confidence, the model call's ms and the l
 Headless (``out`` given) it writes an annotated video (same size, fps and frame count as the
 input); otherwise it shows a window (q or Esc quits).
 
-Example:
-    >>> summary = run_demo("online_tsm_int8.tflite", video="clip.mp4", out="annotated.mp4")
-    >>> summary["frames"], summary["last_label"]
+Example (needs a model file, so not run as a doctest)::
+    summary = run_demo("online_tsm_int8.tflite", video="clip.mp4", out="annotated.mp4")
+    summary["frames"], summary["last_label"]
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ parameters than it comes in with (``docs/sidecar.md``).
 Views from ``interpreter.tensor(i)()`` must not be held across ``invoke()`` (the interpreter
 refuses to run while one exists): the session takes fresh views per call and never keeps one.
 
-Example:
-    >>> interpreter, _ = load_interpreter("online_tsm.tflite", num_threads=2)
-    >>> session = StreamingSession(interpreter)
-    >>> session.set_frame(frame)          # [1, H, W, 3] in the input dtype
-    >>> logits = session.run()            # float32 [1, K]; caches carried to the next call
+Example (needs a model file, so not run as a doctest)::
+    interpreter, _ = load_interpreter("online_tsm.tflite", num_threads=2)
+    session = StreamingSession(interpreter)
+    session.set_frame(frame)          # [1, H, W, 3] in the input dtype
+    logits = session.run()            # float32 [1, K]; caches carried to the next call
 """
 
 from __future__ import annotations
