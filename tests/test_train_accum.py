@@ -63,3 +63,22 @@ def test_accumulation_differs_from_small_batch_steps():
 def test_accum_steps_must_be_positive():
     with pytest.raises(ValueError, match="--accum-steps"):
         make_optimizer("sgd", 0.1, accum_steps=0)
+
+
+@pytest.mark.slow
+def test_trainer_counts_optimizer_steps_with_accumulation(tmp_path):
+    """--batch-size 8 --accum-steps 2 over 32 clips: 8 steps of 4 clips, 4 optimizer steps."""
+    from tsm_tf.data.synthetic import generate_synthetic_dataset
+    from tsm_tf.train import TrainConfig, train
+    from tsm_tf.train.checkpoint import list_checkpoints, read_checkpoint_state
+
+    root = tmp_path / "data"
+    generate_synthetic_dataset(root, num_train=32, num_val=8, num_frames=8, size=32, workers=1,
+                               verbose=False)
+    result = train(TrainConfig(root=str(root), num_segments=4, input_size=32, batch_size=8,
+                               accum_steps=2, epochs=1, dropout=0.0, verbose=0,
+                               output_dir=str(tmp_path / "run")))
+    state = read_checkpoint_state(list_checkpoints(tmp_path / "run")[-1][1])
+    assert (state["step"], state["steps_per_epoch"]) == (4, 8)
+    assert int(result["model"].optimizer.iterations.numpy()) == 4
+    assert result["config"]["accum_steps"] == 2
