@@ -5,7 +5,7 @@ loader of the top-level ``keras`` package. Costs nothing until Keras is imported
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable  # already imported by the interpreter's start-up
 
 
 class _AfterExec:  # a loader (duck-typed: importing importlib.abc costs start-up time)
