@@ -126,8 +126,45 @@ def resolve_shards(source: str) -> tuple[list[str], int | None]:
     return files, None
 
 
-def count_records(files: Sequence[str]) -> int:
-    """Count examples by reading the shards (used when there is no index)."""
+def _corrupt(path: str, e: Exception) -> DataError:
+    return DataError(f"TFRecord file {path} is truncated or corrupt ({type(e).__name__}: "
+                     f"{str(e).splitlines()[0] if str(e) else e}); re-create it (python -m "
+                     "tsm_tf.data.prepare ... --tfrecords) or remove it from the set",
+                     "load_failed")
+
+
+def count_file_records(path: str) -> int:
+    """Examples in one TFRecord file; a truncated or corrupt file raises a ``DataError``
+    naming it (TensorFlow's ``DataLossError`` does not say which file)."""
     import tensorflow as tf
 
-    return int(sum(1 for _ in tf.data.TFRecordDataset(list(files))))
+    try:
+        return int(sum(1 for _ in tf.data.TFRecordDataset([path])))
+    except tf.errors.DataLossError as e:
+        raise _corrupt(path, e) from e
+
+
+def count_records(files: Sequence[str]) -> int:
+    """Count examples by reading the shards (used when there is no index)."""
+    return sum(count_file_records(f) for f in files)
+
+
+def shard_counts(source: str) -> list[tuple[str, int]]:
+    """``[(file, clips)]`` of a TFRecord source: from the index JSON, else by reading."""
+    files, _ = resolve_shards(source)
+    if source.endswith(".json"):
+        with open(source, encoding="utf-8") as f:
+            doc = json.load(f)
+        return [(p, int(s["num_clips"])) for p, s in zip(files, doc["shards"], strict=True)]
+    return [(p, count_file_records(p)) for p in files]
+
+
+def find_corrupt_file(files: Sequence[str]) -> DataError | None:
+    """Read each file to the end; the ``DataError`` of the first damaged one, or None.
+    For turning a ``DataLossError`` seen during training into a message naming the file."""
+    for path in files:
+        try:
+            count_file_records(path)
+        except DataError as e:
+            return e
+    return None

@@ -66,3 +66,30 @@ class StopAfterOneEpoch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.model.stop_training = True
+
+
+class EveryNSteps(keras.callbacks.Callback):
+    """Calls ``save(epoch, batches_done)`` after every ``every``-th optimizer step inside an
+    epoch (``--save-every-steps``; the epoch's last step has its own checkpoint).
+
+    ``offset``: batches of the epoch done before this ``fit`` (a run resumed mid-epoch).
+    With gradient accumulation only whole optimizer steps are saved.
+    """
+
+    def __init__(self, every: int, accum_steps: int, steps_per_epoch: int, save):
+        super().__init__()
+        self.every, self.accum, self.steps = int(every), int(accum_steps), int(steps_per_epoch)
+        self.save = save
+        self.offset = 0
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = self.offset + batch + 1
+        if done % self.accum or done >= self.steps or self.model.stop_training:
+            return  # mid-update, the epoch's end, or a NaN loss (NanGuard runs first)
+        updates = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        if updates % self.every == 0:
+            self.save(self._epoch, done)

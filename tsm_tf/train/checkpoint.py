@@ -6,11 +6,15 @@ Layout of ``--output-dir``::
     config.yaml                 resolved configuration (pass back with --config)
     checkpoints/epoch_003.npz   resumable training state after epoch 3 (weights, optimizer
                                 slots and step counter, epoch, best accuracy, metric history)
+    checkpoints/step_00000120.npz  the same inside an epoch, after optimizer step 120
+                                (``--save-every-steps``)
     last.keras, best.keras      the model after the last / the best-validation epoch
     metrics.csv                 one row per epoch; curves.png; tensorboard/
 
 A training-state checkpoint is an ``.npz`` holding ``w/<i>`` (``model.weights`` in order),
-``opt/<i>`` (``optimizer.variables``) and ``state`` (JSON: epoch, step, config, history).
+``opt/<i>`` (``optimizer.variables``), ``rng/<i>`` (dropout seed generators) and ``state``
+(JSON: ``epoch`` finished epochs, ``epoch_step`` batches done in the next one, ``step``
+optimizer steps, ``steps_per_epoch``, config, history, best).
 """
 
 from __future__ import annotations
@@ -20,20 +24,27 @@ import io
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tsm_tf.io_utils import atomic_write_bytes
+from tsm_tf.io_utils import atomic_write_bytes, is_temp_file
 
 CHECKPOINT_DIR = "checkpoints"
 _CKPT_RE = re.compile(r"^epoch_(\d+)\.npz$")
+_STEP_CKPT_RE = re.compile(r"^step_(\d+)\.npz$")
 RUN_MARKERS = ("checkpoints", "last.keras", "best.keras", "metrics.csv")
 
 
 class RunDirError(ValueError):
     """The output directory holds another run."""
+
+
+class ResumeWarning(UserWarning):
+    """Part of a checkpoint could not be restored: the resumed run differs from an
+    uninterrupted one in the way the message says."""
 
 
 def list_checkpoints(output_dir: str | os.PathLike) -> list[tuple[int, Path]]:
@@ -45,9 +56,38 @@ def list_checkpoints(output_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def step_checkpoint_path(output_dir: str | os.PathLike, step: int) -> Path:
+    return Path(output_dir) / CHECKPOINT_DIR / f"step_{int(step):08d}.npz"
+
+
+def list_step_checkpoints(output_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``[(optimizer step, path)]`` of the mid-epoch checkpoints, oldest first."""
+    folder = Path(output_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    return sorted((int(m.group(1)), p) for p in folder.iterdir()
+                  if (m := _STEP_CKPT_RE.match(p.name)))
+
+
 def latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:
-    ckpts = list_checkpoints(output_dir)
-    return ckpts[-1][1] if ckpts else None
+    """The checkpoint furthest into training (epoch-end or mid-epoch)."""
+    found = [(read_checkpoint_state(p)["step"], 1, p) for _, p in list_checkpoints(output_dir)]
+    found += [(step, 0, p) for step, p in list_step_checkpoints(output_dir)]
+    return max(found)[2] if found else None
+
+
+def prune_checkpoints(output_dir: str | os.PathLike, keep: int) -> None:
+    """Keep the newest ``keep`` epoch checkpoints, and the mid-epoch ones newer than the
+    newest epoch checkpoint (at most ``keep``)."""
+    epochs = list_checkpoints(output_dir)
+    for _, old in epochs[:-keep]:
+        old.unlink()
+    last_epoch_step = read_checkpoint_state(epochs[-1][1])["step"] if epochs else -1
+    steps = list_step_checkpoints(output_dir)
+    newer = [(s, p) for s, p in steps if s > last_epoch_step]
+    for s, p in steps:
+        if (s, p) not in newer[-keep:]:
+            p.unlink()
 
 
 def check_output_dir(output_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> None:
@@ -67,8 +107,8 @@ def check_output_dir(output_dir: str | os.PathLike, *, resume: bool, overwrite: 
 def clear_run(output_dir: str | os.PathLike) -> None:
     """``--overwrite``: remove the previous run's checkpoints and outputs (nothing else)."""
     out = Path(output_dir)
-    for epoch_path in list_checkpoints(out):
-        epoch_path[1].unlink()
+    for _, path in list_checkpoints(out) + list_step_checkpoints(out):
+        path.unlink()
     for name in ("last.keras", "best.keras", "metrics.csv", "curves.png"):
         if (out / name).exists():
             (out / name).unlink()
@@ -80,12 +120,14 @@ def clear_run(output_dir: str | os.PathLike) -> None:
 
 
 def remove_stale_temp_files(output_dir: str | os.PathLike) -> int:
-    """Delete temp files a killed run left behind (``.<name>.*.tmp`` / ``.keras``)."""
+    """Delete the temp files a killed run of this package left behind: only the names
+    ``tsm_tf.io_utils`` gives them (``io_utils.is_temp_file``); a user's own hidden files are
+    left alone."""
     removed = 0
     for folder in (Path(output_dir), Path(output_dir) / CHECKPOINT_DIR):
         if folder.is_dir():
-            for p in folder.glob(".*"):
-                if p.is_file() and (p.suffix in (".tmp", ".keras")):
+            for p in folder.iterdir():
+                if p.is_file() and is_temp_file(p):
                     p.unlink()
                     removed += 1
     return removed
@@ -137,9 +179,17 @@ def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict[str, Any]
     for var, value in zip(optimizer.variables, opt_values, strict=True):
         var.assign(value)
     random_state = _random_state_variables(model)
-    if len(rng_values) == len(random_state):  # older checkpoints hold none
+    same = len(rng_values) == len(random_state) and all(
+        tuple(v.shape) == a.shape for v, a in zip(random_state, rng_values, strict=False))
+    if same:
         for var, value in zip(random_state, rng_values, strict=True):
             var.assign(value)
+    else:
+        warnings.warn(
+            f"{path}: holds {len(rng_values)} random-state variables (dropout seed generators), "
+            f"the model has {len(random_state)}; they start afresh, so dropout masks will "
+            "differ from an uninterrupted run (weights, optimizer, schedule and data order "
+            "are restored).", ResumeWarning, stacklevel=2)
     return state
 
 

@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "(--dataset custom)")
     _bool_flag(g, "augment", "training augmentation and random frame sampling (default on)")
     _bool_flag(g, "shuffle", "shuffle the training clips every epoch (default on)")
+    _bool_flag(g, "flip", "random horizontal flip in training (default: the dataset's policy: "
+               "off for Something-Something, Jester and synthetic, on otherwise). Turn it off "
+               "for left/right or clockwise/anticlockwise classes; augmentation stays on")
+    g.add_argument("--flip-label-map", metavar="FILE",
+                   help="class pairs swapped when a clip is flipped, one pair per line "
+                        "('3 4' or 'Swiping Left' 'Swiping Right'; names from the dataset's "
+                        "labels or <root>/classes.txt)")
 
     g = p.add_argument_group("model")
     g.add_argument("--arch", help="backbone: resnet18/34/50/101, mobilenetv2, resnet_tiny "
@@ -92,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "model), .weights.h5, or a PyTorch .pth(.tar) (converted on the fly)")
     _bool_flag(g, "reset-classifier", "with --weights: do not load the classifier (fine-tune "
                "to another label set)")
+    g.add_argument("--allow-partial", nargs="?", const="missing,unexpected,shape",
+                   metavar="KINDS", type=lambda v: [k for k in v.split(",") if k],
+                   help="with --weights: accept these differences between the file and the "
+                        "model (comma list of missing, unexpected, shape; default all); those "
+                        "layers keep their initialisation. Without it loading is strict")
 
     g = p.add_argument_group("optimisation")
     g.add_argument("--epochs", type=int, help="number of epochs (recipe)")
@@ -116,12 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
                "recipes)")
     _bool_flag(g, "mixed-precision", "float16 compute with loss scaling (GPUs)")
     g.add_argument("--steps-per-epoch", type=int, help="cap the steps per epoch (quick runs)")
+    g.add_argument("--accum-steps", type=int, help="gradient accumulation: each optimizer step "
+                   "averages N micro-batches of batch-size / N clips (same global batch, less "
+                   "memory; default 1)")
+    _bool_flag(g, "memory-check", "estimate the training memory before the first step and "
+               "refuse a run that would not fit (default on)")
 
     g = p.add_argument_group("run")
     g.add_argument("--output-dir", help="run folder (default runs/<dataset>-<model>)")
     g.add_argument("--resume", action="store_true", default=None,
                    help="continue from the newest checkpoint in --output-dir (weights, "
                         "optimizer state, schedule position)")
+    g.add_argument("--save-every-steps", type=int, metavar="N",
+                   help="also write a resumable checkpoint every N optimizer steps inside an "
+                        "epoch (--resume then continues from that step)")
     g.add_argument("--overwrite", action="store_true", default=None,
                    help="replace another run's checkpoints in --output-dir")
     g.add_argument("--seed", type=int, help="seed of weights init, data order and "
@@ -161,14 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         train(config_from_args(argv))
-    except (ValueError, FileNotFoundError, RunDirError) as e:
+    except (ValueError, FileNotFoundError, RunDirError, MemoryError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingDivergedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
-        print("interrupted: resume with --resume (the last finished epoch is saved)",
-              file=sys.stderr)
+        print("interrupted: resume with --resume (the last finished epoch, or the last "
+              "--save-every-steps checkpoint, is saved)", file=sys.stderr)
         return 130
     return 0

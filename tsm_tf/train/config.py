@@ -32,6 +32,7 @@ OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("step", "cosine")
 SHIFT_CHOICES = ("bidirectional", "unidirectional", "none")
 DISTRIBUTE_CHOICES = ("auto", "none", "mirrored", "multiworker")
+PARTIAL_KINDS = ("missing", "unexpected", "shape")
 
 # The embedded synthetic set is learnt from scratch by a tiny network: Adam, no pretraining.
 # Tuned on a 2-core CPU so that the default run takes a few minutes (see the package docs).
@@ -61,6 +62,8 @@ class TrainConfig:
     frame_template: str | None = None
     augment: bool = True
     shuffle: bool = True
+    flip: bool | None = None  # random horizontal flip in training (None: the dataset's policy)
+    flip_label_map: str | None = None  # file of class pairs swapped when a clip is flipped
     # model
     arch: str | None = None
     num_segments: int | None = None
@@ -73,6 +76,7 @@ class TrainConfig:
     dropout: float | None = None
     weights: str | None = None
     reset_classifier: bool = False
+    allow_partial: list[str] | None = None  # --weights mismatches accepted (PARTIAL_KINDS)
     # optimisation
     epochs: int | None = None
     batch_size: int | None = None
@@ -88,10 +92,13 @@ class TrainConfig:
     fc_lr5: bool | None = None
     mixed_precision: bool = False
     steps_per_epoch: int | None = None
+    accum_steps: int = 1
     # run
     output_dir: str | None = None
     resume: bool = False
     overwrite: bool = False
+    save_every_steps: int | None = None
+    memory_check: bool = True
     seed: int = 0
     distribute: str = "auto"
     sync_bn: bool | None = None
@@ -114,6 +121,14 @@ class TrainConfig:
 
 
 FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+MODEL_FIELDS = ("arch", "num_classes", "num_segments", "shift", "shift_div", "shift_place",
+                "temporal_pool", "non_local", "dropout", "input_size")
+
+
+def model_kwargs(config: TrainConfig | dict[str, Any]) -> dict[str, Any]:
+    """The ``TSM(...)`` arguments of a (resolved) config or of a checkpoint's config dict."""
+    get = config.get if isinstance(config, dict) else lambda k: getattr(config, k)
+    return {k: get(k) for k in MODEL_FIELDS}
 
 
 def load_yaml_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -175,6 +190,20 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     _check_choice("optimizer", cfg.optimizer, OPTIMIZERS)
     _check_choice("lr_schedule", cfg.lr_schedule, LR_SCHEDULES)
     _check_choice("distribute", cfg.distribute, DISTRIBUTE_CHOICES)
+    if cfg.flip is None:
+        cfg.flip = bool(spec.allow_flip)
+    if cfg.allow_partial is not None:
+        kinds = [k for item in cfg.allow_partial for k in str(item).split(",") if k]
+        for kind in kinds:
+            _check_choice("allow_partial", kind, PARTIAL_KINDS)
+        cfg.allow_partial = kinds or list(PARTIAL_KINDS)
+    for name in ("accum_steps", "save_every_steps"):
+        value = getattr(cfg, name)
+        if value is not None and int(value) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1. Received: {value}")
+    if cfg.batch_size % cfg.accum_steps:
+        raise ValueError(f"--batch-size {cfg.batch_size} must be divisible by --accum-steps "
+                         f"{cfg.accum_steps} (each step takes batch-size / accum-steps clips).")
     for name in ("epochs", "batch_size", "num_segments", "input_size"):
         if int(getattr(cfg, name)) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1. "

@@ -94,3 +94,12 @@ def distribute_dataset(strategy: tf.distribute.Strategy, make_dataset, global_ba
 
 def _is_multiworker(strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def num_workers(strategy: tf.distribute.Strategy) -> int:
+    """Machines (input pipelines) in the cluster: workers plus a chief; 1 without a cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not _is_multiworker(strategy):
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return max(1, len(spec.get("worker", [])) + len(spec.get("chief", [])))

@@ -18,7 +18,13 @@ Weight decay is an L2 term added to the gradient (PyTorch ``SGD(weight_decay=...
 clipping, as ``torch.nn.utils.clip_grad_norm_`` followed by ``optimizer.step()`` does.
 Gradient clipping uses the global norm of the *all-reduced* gradient, so a run on several
 replicas clips exactly like one process on the same global batch (Keras' own ``global_clipnorm``
-clips each replica's local gradient before the all-reduce).
+clips each replica's local gradient before the all-reduce). The hook this needs is a private
+Keras method, kept in :mod:`tsm_tf.compat`.
+
+Gradient accumulation (``accum_steps > 1``, Keras' ``gradient_accumulation_steps``): the
+gradients of ``accum_steps`` micro-batches are averaged, then clipped, decayed and applied as
+one update, which equals one step on the large batch for layers without batch statistics.
+``optimizer.iterations`` counts updates; the lr schedule sees micro-steps.
 
 SGD follows PyTorch's momentum form: ``buf = momentum * buf + g``; ``w -= lr * buf``.
 
@@ -34,6 +40,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tsm_tf import compat
 from tsm_tf.models.blocks import CLASSIFIER_LAYER
 from tsm_tf.train.config import OPTIMIZERS
 
@@ -81,8 +88,8 @@ class _ParamGroupMixin:
         policy = dict(self._policy_items)
         self._multipliers = [policy.get(v.path, (1.0, 1.0)) for v in variables]
 
-    def _all_reduce_sum_gradients(self, grads_and_vars):
-        grads_and_vars = super()._all_reduce_sum_gradients(grads_and_vars)
+    def _clip_reduced(self, grads_and_vars):
+        """Clip the all-reduced gradients to ``clip_grad_norm`` (global norm)."""
         if not self.clip_grad_norm:
             return grads_and_vars
         grads = [g for g, _ in grads_and_vars]
@@ -93,12 +100,16 @@ class _ParamGroupMixin:
 
     def _regularized(self, gradient, variable):
         """``(lr multiplier, gradient + decay * w)`` for this variable."""
-        lr_mult, decay_mult = self._multipliers[self._get_variable_index(variable)]
+        lr_mult, decay_mult = self._multipliers[compat.variable_index(self, variable)]
         gradient = ops.cast(gradient, variable.dtype)
         decay = self.l2 * decay_mult
         if decay:
             gradient = gradient + ops.cast(decay, variable.dtype) * variable
         return lr_mult, gradient
+
+
+# Keras calls this between the cross-replica all-reduce and the update (see tsm_tf.compat).
+compat.run_after_all_reduce(_ParamGroupMixin, _ParamGroupMixin._clip_reduced)
 
 
 class ParamGroupSGD(_ParamGroupMixin, keras.optimizers.SGD):
@@ -113,7 +124,7 @@ class ParamGroupSGD(_ParamGroupMixin, keras.optimizers.SGD):
         lr_mult, gradient = self._regularized(gradient, variable)
         lr = ops.cast(learning_rate, variable.dtype) * lr_mult
         if self.momentum:
-            buf = self.momentums[self._get_variable_index(variable)]
+            buf = self.momentums[compat.variable_index(self, variable)]
             self.assign(buf, ops.cast(self.momentum, variable.dtype) * buf + gradient)
             self.assign_sub(variable, lr * buf)
         else:
@@ -134,12 +145,19 @@ class ParamGroupAdam(_ParamGroupMixin, keras.optimizers.Adam):
 
 
 def make_optimizer(name: str, learning_rate, *, momentum: float = 0.9, weight_decay: float = 0.0,
-                   policy: dict | None = None, clip_grad_norm: float | None = None):
-    """``"sgd"`` (the paper's recipe) or ``"adam"`` (used for training tiny models from scratch)."""
+                   policy: dict | None = None, clip_grad_norm: float | None = None,
+                   accum_steps: int = 1):
+    """``"sgd"`` (the paper's recipe) or ``"adam"`` (used for training tiny models from scratch).
+
+    ``accum_steps > 1`` averages that many micro-batches' gradients into one update.
+    """
+    if int(accum_steps) < 1:
+        raise ValueError(f"--accum-steps must be >= 1. Received: {accum_steps}")
+    extra = {"gradient_accumulation_steps": int(accum_steps)} if accum_steps > 1 else {}
     if name == "sgd":
         return ParamGroupSGD(learning_rate, momentum=momentum, weight_decay=weight_decay,
-                             policy=policy, clip_grad_norm=clip_grad_norm)
+                             policy=policy, clip_grad_norm=clip_grad_norm, **extra)
     if name == "adam":
         return ParamGroupAdam(learning_rate, weight_decay=weight_decay, policy=policy,
-                              clip_grad_norm=clip_grad_norm)
+                              clip_grad_norm=clip_grad_norm, **extra)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}. Received: {name!r}")
