@@ -5,8 +5,8 @@ comment. Names are looked up in the dataset's label file (``tsm_tf/labels``) or,
 and synthetic sets, in ``<root>/classes.txt`` (one name per line, label order). Quote names
 with spaces (``"Swiping Left" "Swiping Right"``). Every pair is swapped both ways.
 
-Example:
-    >>> read_flip_label_map("flip.txt", num_classes=8, class_names=["moving_left", ...])
+Example (needs a dataset or a model, so not run as a doctest)::
+    read_flip_label_map("flip.txt", num_classes=8, class_names=["moving_left", ...])
     {0: 1, 1: 0}
 """
 

@@ -5,9 +5,9 @@ step, ``ACTIVATION_FACTOR`` x their sum) + weights and gradients + optimizer slo
 pipeline buffers + the TensorFlow runtime itself. Calibrated on this package's models against
 the measured peak RSS of real runs (see ``docs/training.md``).
 
-Example:
-    >>> est = estimate_memory(model_kwargs, clips_per_step=8, optimizer="sgd")
-    >>> est.total / 2**30
+Example (needs a dataset or a model, so not run as a doctest)::
+    est = estimate_memory(model_kwargs, clips_per_step=8, optimizer="sgd")
+    est.total / 2**30
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ one update, which equals one step on the large batch for layers without batch st
 
 SGD follows PyTorch's momentum form: ``buf = momentum * buf + g``; ``w -= lr * buf``.
 
-Example:
-    >>> policy = parameter_policy(model, fc_lr5=True)
-    >>> opt = make_optimizer("sgd", learning_rate=0.01, weight_decay=1e-4, policy=policy,
-    ...                      clip_grad_norm=20.0)
+Example (needs a dataset or a model, so not run as a doctest)::
+    policy = parameter_policy(model, fc_lr5=True)
+    opt = make_optimizer("sgd", learning_rate=0.01, weight_decay=1e-4, policy=policy,
+                         clip_grad_norm=20.0)
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ skipped). After each epoch the chief writes the training-state checkpoint, ``las
 ``best.keras`` (if the validation top-1 improved), ``metrics.csv`` and ``curves.png``; with
 ``save_every_steps`` also a mid-epoch checkpoint every N optimizer steps.
 
-Example:
-    >>> from tsm_tf.train import TrainConfig, train
-    >>> result = train(TrainConfig(output_dir="runs/demo", epochs=2))
-    >>> result["best_val_accuracy"]
+Example (needs a dataset or a model, so not run as a doctest)::
+    from tsm_tf.train import TrainConfig, train
+    result = train(TrainConfig(output_dir="runs/demo", epochs=2))
+    result["best_val_accuracy"]
 """
 
 from __future__ import annotations
