@@ -81,10 +81,14 @@ def test_host_benchmark_pairs_the_models_and_writes_rows(tmp_path, capsys):
     results = tmp_path / "results.csv"
     code = benchmark_main(["--model", str(tiny_model("tsm_float32")), "--baseline",
                            str(tiny_model("tsn_float32")), "--device", "host", "--threads", "1",
-                           "--rounds", "3", "--runs", "4", "--warmup", "1",
+                           "--rounds", "3", "--runs", "4", "--warmup", "1", "--cross-check",
                            "--results", str(results)])
     assert code == 0
     rows = read_results(results)
+    tool = rows.pop()  # LiteRT's own benchmark on the same model, beside our "call" measure
+    assert tool["measure"] == "benchmark_litert_model" and tool["runs"] == 12
+    ours = next(r for r in rows if r["role"] == "model" and r["measure"] == "call")
+    assert 0.2 < tool["median_ms"] / ours["median_ms"] < 5
     assert {(r["role"], r["measure"]) for r in rows} == {
         ("model", "app"), ("model", "call"), ("baseline", "app"), ("baseline", "call")}
     for r in rows:
@@ -93,7 +97,7 @@ def test_host_benchmark_pairs_the_models_and_writes_rows(tmp_path, capsys):
         assert r["fps"] == pytest.approx(1000 / r["median_ms"], rel=1e-4)  # CSV keeps 6 digits
         assert r["init_ms"] > 0 and r["first_ms"] > 0 and r["model_size_mb"] > 0
         assert (r["overhead_pct"] is not None) == (r["role"] == "model")
-    assert "appended 4 rows" in capsys.readouterr().out
+    assert "appended 5 rows" in capsys.readouterr().out
 
 
 def test_missing_model_is_a_one_line_error(tmp_path, capsys):

@@ -9,7 +9,7 @@ from tsm_tf.bench.devices import load_devices, resolve_device
 from tsm_tf.bench.handover import FORMS
 from tsm_tf.bench.remote import DeviceUnavailable, RemoteSession
 from tsm_tf.bench.results import append_results, json_path_for
-from tsm_tf.bench.runner import DEFAULT_FORM, run_local, run_remote
+from tsm_tf.bench.runner import DEFAULT_FORM, cross_check_host, run_local, run_remote
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
     parser.add_argument("--handover", choices=FORMS, default=DEFAULT_FORM,
                         help="host: how caches travel between frames (see docs/benchmark.md)")
+    parser.add_argument("--cross-check", action="store_true",
+                        help="host: also run LiteRT's benchmark_litert_model on --model")
     parser.add_argument("--benchmark-binary",
                         help="adb/ssh: the TFLite benchmark_model binary built for the device")
     parser.add_argument("--results", default="results.csv", help="CSV to append rows to")
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if profile["kind"] in ("host", "edgetpu"):
             rows = run_local(args.model, args.baseline, profile=profile, form=args.handover, **run)
+            if args.cross_check and profile["kind"] == "host":
+                rows.append(cross_check_host(args.model, profile=profile, threads=threads,
+                                             runs=args.runs * args.rounds, warmup=args.warmup))
         else:
             session = RemoteSession(profile, args.benchmark_binary)
             rows = run_remote(session, args.model, args.baseline,

@@ -119,6 +119,33 @@ def run_local(model, baseline=None, *, profile: dict, threads: int, runs: int, w
     return rows
 
 
+def cross_check_host(model, *, profile: dict, threads: int, runs: int, warmup: int) -> dict:
+    """The same model through ``ai_edge_litert.tools.benchmark_litert_model`` (LiteRT's own
+    benchmark, CompiledModel API, random inputs): a row to set beside the ``call`` measure."""
+    import argparse
+    import contextlib
+    import io
+
+    from ai_edge_litert.tools import benchmark_litert_model as tool
+
+    path = _check_model(model)
+    args = argparse.Namespace(
+        model=str(path), signature="", use_cpu=True, no_cpu=False, use_gpu=False, use_npu=False,
+        require_full_delegation=False, dispatch_library_path="", compiler_plugin_path="",
+        runtime_path="", num_runs=runs, warmup_runs=warmup, num_threads=threads,
+        result_json="", verbose=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        latency = tool.run_benchmark(args)["latency"]
+    row = _base_row(profile, path, "model", threads, "xnnpack")
+    row.update(measure="benchmark_litert_model", init_ms=latency["init_ms"],
+               first_ms=latency["warmup_first_ms"], mean_ms=latency["avg_ms"],
+               median_ms=latency["median_ms"], p90_ms=None, fps=1000.0 / latency["median_ms"],
+               runs=latency["num_runs"], warmup=warmup, rounds=1,
+               note="LiteRT's benchmark tool (CompiledModel, random inputs); p95 "
+                    f"{latency['p95_ms']:.2f} ms")
+    return row
+
+
 def run_remote(session: RemoteSession, model, baseline=None, *, threads: int, runs: int,
                warmup: int, rounds: int, log=print) -> list[dict]:
     """``benchmark_model`` on an adb or ssh device, models alternating round by round.
