@@ -1,10 +1,24 @@
-"""Export to TensorFlow Lite and run the result on LiteRT.
+"""Export to TensorFlow Lite, inspect the flatbuffer, and run the result on LiteRT.
 
-The full converter suite (float16, dynamic range, QAT, Edge TPU, command-line tools) builds on
-these functions in the deployment phase.
+Names are imported on first use, so ``tsm_tf.export.flatbuffer`` (and ``tsm_tf.sidecar``) load
+with neither TensorFlow nor LiteRT installed.
 """
 
-from tsm_tf.export.litert import LiteRTModel, float32_tensor_ops, op_names
-from tsm_tf.export.tflite import QUANTIZATIONS, convert_to_tflite
+from importlib import import_module
 
-__all__ = ["QUANTIZATIONS", "LiteRTModel", "convert_to_tflite", "float32_tensor_ops", "op_names"]
+_EXPORTS = {
+    "LiteRTModel": "tsm_tf.export.litert",
+    "float32_tensor_ops": "tsm_tf.export.litert",
+    "op_names": "tsm_tf.export.litert",
+    "QUANTIZATIONS": "tsm_tf.export.convert",
+    "convert_to_tflite": "tsm_tf.export.convert",
+    "read_flatbuffer": "tsm_tf.export.flatbuffer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'tsm_tf.export' has no attribute {name!r}")

@@ -7,6 +7,8 @@ import os
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from tsm_tf.export.flatbuffer import read_flatbuffer
+
 
 def _interpreter(model: bytes | str | os.PathLike, num_threads: int | None = None) -> Interpreter:
     if isinstance(model, bytes | bytearray):
@@ -84,17 +86,9 @@ def _to_float(value: np.ndarray, details: dict) -> np.ndarray:
 
 def op_names(model: bytes | str | os.PathLike) -> list[str]:
     """The op type of every operator in the flatbuffer, in execution order."""
-    interpreter = _interpreter(model)
-    return [op["op_name"] for op in interpreter._get_ops_details()]
+    return read_flatbuffer(model).op_names()
 
 
 def float32_tensor_ops(model: bytes | str | os.PathLike) -> list[str]:
     """Ops that read or write a float32 tensor (empty for an all-integer model)."""
-    interpreter = _interpreter(model)
-    tensor_types = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
-    flagged = []
-    for op in interpreter._get_ops_details():
-        indices = [i for i in (*op["inputs"], *op["outputs"]) if i >= 0]
-        if any(tensor_types.get(i) == np.float32 for i in indices):
-            flagged.append(op["op_name"])
-    return flagged
+    return read_flatbuffer(model).float32_tensor_ops()

@@ -1,0 +1,466 @@
+"""``export_model``: a source model -> ``NAME.tflite`` + ``NAME.json`` per requested precision,
+with the sidecar (and its conversion report) embedded in the flatbuffer too.
+
+Everything is converted and checked in memory first; files are written only when every model
+passed, each through a temp file and a rename, and removed again if a later write fails, so a
+failure leaves nothing partial behind.
+
+Example:
+    >>> results = export_model("runs/online", "out/", precisions=["float32", "int8"],
+    ...                        mode="streaming")
+    >>> [r["tflite"] for r in results]
+    ['out/online_streaming_float32.tflite', 'out/online_streaming_int8.tflite']
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+
+from tsm_tf.export.report import FULL_INTEGER
+
+__all__ = ["ExportError", "ExportOptions", "PRECISIONS", "export_model", "prepare_model"]
+
+PRECISIONS = ("float32", "float16", "dynamic", "int8", "qat")
+MODES = ("offline", "streaming")
+
+
+class ExportError(ValueError):
+    """A bad combination of options, or a model that cannot be exported as asked."""
+
+
+@dataclass
+class ExportOptions:
+    """Every option of an export (the command-line flags, as a value).
+
+    ``calib`` holds ``calibration_source`` arguments (dataset, root, list_file,
+    frame_template); ``report_list`` optionally names the held-out clips the report measures
+    (default: the run's / synthetic set's validation list, else the calibration list's clips
+    after the calibration ones).
+    """
+
+    precisions: tuple[str, ...] = ("float32",)
+    mode: str | None = None  # None: the target's when one is named, else offline
+    frames_per_step: int = 1
+    target: str | None = None
+    io: str | None = None
+    calib: dict = field(default_factory=dict)
+    num_calib: int = 32
+    num_report: int = 16
+    report_list: str | None = None
+    qat_epochs: int = 1
+    name: str | None = None
+    verbose: bool = True
+
+
+def _say(options: ExportOptions, message: str) -> None:
+    if options.verbose:
+        print(message, flush=True)
+
+
+def prepare_model(model, mode: str, frames_per_step: int = 1):
+    """The Keras model to convert: the offline ``TSM``, or its ``StreamingTSM`` form."""
+    from tsm_tf.models import TSM, StreamingTSM
+    from tsm_tf.models.tsm import copy_weights_by_name
+
+    if mode not in MODES:
+        raise ExportError(f"--mode must be one of {MODES}, not {mode!r}.")
+    config = model.tsm_config
+    if mode == "offline":
+        if frames_per_step != 1:
+            raise ExportError("--frames-per-step applies to --mode streaming only.")
+        if isinstance(model, StreamingTSM):
+            raise ExportError(
+                "This .keras holds a StreamingTSM (frame by frame): export it with --mode "
+                "streaming, or pass the offline TSM (e.g. the training run's best.keras)."
+            )
+        return model
+    if config["shift"] == "bidirectional":
+        raise ExportError(
+            "Streaming needs an online model: this TSM has a bi-directional shift, which looks "
+            "at the next frame. Train one with `python -m tsm_tf.train --shift unidirectional`, "
+            "or export this one with --mode offline."
+        )
+    if config.get("temporal_pool") or config.get("non_local"):
+        raise ExportError("Models with temporal pooling or non-local blocks mix the whole clip "
+                          "and cannot stream; export them with --mode offline.")
+    if isinstance(model, StreamingTSM) and model.frames_per_step == frames_per_step \
+            and not model.stateful:
+        return model
+    streaming_config = {k: v for k, v in config.items() if k not in ("batch_size",)}
+    if isinstance(model, TSM):
+        return StreamingTSM.from_model(model, frames_per_step=frames_per_step)
+    streaming = StreamingTSM(**streaming_config, frames_per_step=frames_per_step)
+    copy_weights_by_name(model, streaming)
+    return streaming
+
+
+def _check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".tsm_tf_probe_")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise ExportError(f"Cannot write to the output folder {str(out_dir)!r}: "
+                          f"{error.strerror or error}.") from None
+
+
+def _jsonable(value):
+    from tsm_tf.io_utils import to_jsonable
+
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    elif hasattr(value, "to_dict"):
+        value = value.to_dict()
+    return to_jsonable(value)
+
+
+def _resolve_target(options: ExportOptions) -> tuple[str, dict | None]:
+    """The target name and its recipe (None for the implicit host without recipes)."""
+    name = options.target or "host"
+    try:
+        from tsm_tf.export import targets
+    except ImportError:
+        if options.target not in (None, "host"):
+            raise ExportError(f"Target recipes are not installed (tsm_tf/export/targets.py); "
+                              f"cannot use --target {options.target}.") from None
+        return name, None
+    try:
+        return name, targets.load_target(name)
+    except (ValueError, FileNotFoundError) as error:
+        raise ExportError(str(error)) from None
+
+
+def _plan(options: ExportOptions, model) -> tuple[str, list[tuple[str, str]], dict | None, str]:
+    """(mode, [(precision, io)], recipe, target) after applying the target's recipe."""
+    from tsm_tf.models import StreamingTSM
+
+    target, recipe = _resolve_target(options)
+    explicit_target = options.target is not None
+    precisions = list(dict.fromkeys(options.precisions or ()))
+    for precision in precisions:
+        if precision not in PRECISIONS:
+            raise ExportError(f"Unknown precision {precision!r}; use {PRECISIONS}.")
+    if not precisions:
+        precisions = [recipe["quantization"] if recipe and explicit_target else "float32"]
+    mode = options.mode
+    if mode is None:
+        if recipe is not None and explicit_target:
+            mode = recipe["mode"]
+        else:
+            mode = "streaming" if isinstance(model, StreamingTSM) else "offline"
+    if options.io is not None and not any(p in FULL_INTEGER for p in precisions):
+        raise ExportError(f"--io {options.io} applies to full-integer models: add --int8 or "
+                          "--qat (float16, dynamic and float32 models have float32 I/O).")
+    plan = []
+    for precision in precisions:
+        if precision in FULL_INTEGER:
+            io = options.io
+            if io is None:
+                io = recipe["io"] if recipe and recipe["quantization"] == "int8" else "int8"
+        else:
+            io = "float32"
+        plan.append((precision, io))
+    if recipe is not None:
+        requires = recipe.get("requires", {}) or {}
+        for precision, io in plan:
+            wanted = {"quantization": "int8" if precision == "qat" else precision, "io": io,
+                      "mode": mode}
+            for key, value in wanted.items():
+                allowed = requires.get(key)
+                if allowed is not None and value not in allowed:
+                    reason = f" ({recipe['notes'].strip()})" if key == "mode" else ""
+                    raise ExportError(f"Target {target!r} needs {key} in {allowed}, not "
+                                      f"{value!r}{reason}")
+    return mode, plan, recipe, target
+
+
+def _load_data(options: ExportOptions, source, model, need_calib: bool):
+    """(calibration source, calibration clips, held-out clips, held-out labels, notes)."""
+    from tsm_tf.export.calibrate import CalibrationError, calibration_source, load_clips
+
+    config = model.tsm_config
+    calib_args = dict(options.calib)
+    run = source.run_config or {}
+    explicit = any(calib_args.get(k) for k in ("list_file", "dataset", "root"))
+    if not explicit and run.get("train_list"):
+        calib_args = {"dataset": run.get("dataset", "custom"), "root": run.get("root"),
+                      "list_file": run["train_list"], "frame_template": run.get("frame_template")}
+    calib_args.setdefault("dataset", "synthetic")
+    calib_args["num_classes"] = int(config["num_classes"])
+    notes = []
+    clips_kw = {"num_segments": int(config["num_segments"]), "input_size": config["input_size"]}
+    try:
+        data = calibration_source(**calib_args)
+    except CalibrationError as error:
+        if need_calib:
+            raise
+        return None, None, None, None, [f"no clips for the agreement check ({error})"]
+    calib_clips = None
+    if need_calib:
+        calib_clips, _ = load_clips(data, num_clips=options.num_calib, **clips_kw)
+    # Held-out clips: never the calibration ones.
+    held_out = None
+    if options.report_list:
+        held_out = dict(data, list_file=options.report_list)
+    elif not explicit and run.get("val_list"):
+        held_out = dict(data, list_file=run["val_list"])
+    elif calib_args["dataset"] == "synthetic" and not calib_args.get("list_file"):
+        held_out = calibration_source(**dict(calib_args, split="val"))
+    try:
+        if held_out is not None:
+            clips, labels = load_clips(held_out, num_clips=options.num_report, **clips_kw)
+        else:
+            skip = options.num_calib if need_calib else 0
+            clips, labels = load_clips(data, num_clips=options.num_report, skip=skip, **clips_kw)
+            notes.append(f"held-out clips: {data['list_file']} after the first {skip} "
+                         "(the calibration clips)")
+    except CalibrationError as error:
+        clips, labels = None, None
+        notes.append(f"no held-out clips for the agreement check ({error})")
+    return data, calib_clips, clips, labels, notes
+
+
+def _sampling(source) -> str:
+    """The training frame sampling: the preset's, else the dataset's, else uniform (TSN)."""
+    if source.preset is not None:
+        return "dense" if source.preset.sampling == "dense" else "uniform"
+    if source.dataset:
+        from tsm_tf.data.registry import get_dataset_spec
+
+        try:
+            return get_dataset_spec(source.dataset).sampling
+        except ValueError:
+            pass
+    return "uniform"
+
+
+def _frame_counts(data: dict | None) -> list[int] | None:
+    if data is None:
+        return None
+    from tsm_tf.export.calibrate import training_list
+
+    try:
+        counts = [r.num_frames for r in training_list(data) if r.num_frames]
+    except (ValueError, OSError):
+        return None
+    return counts or None
+
+
+def _convert_qat(source, model_path: Path, data: dict, mode: str, options: ExportOptions,
+                 io: str) -> bytes:
+    try:
+        from tsm_tf.export.qat import convert_qat
+    except ImportError as error:
+        raise ExportError(
+            "--qat needs the quantization-aware training extra (tf-keras, "
+            f"tensorflow-model-optimization): pip install -e \".[qat]\" ({error})."
+        ) from None
+    if data is None:
+        raise ExportError("--qat needs training clips: pass --calib-dataset / --calib-list.")
+    try:
+        return convert_qat(str(model_path), data=data, mode=mode,
+                           frames_per_step=options.frames_per_step, epochs=options.qat_epochs,
+                           io_type=io, num_calib=options.num_calib, verbose=options.verbose)
+    except ImportError as error:
+        raise ExportError(
+            f"--qat needs the extra installed: pip install -e \".[qat]\" ({error})."
+        ) from None
+
+
+def _keras_path_for_qat(source, workdir: Path) -> Path:
+    """QAT rebuilds the network from a ``.keras`` file: the source's, or one saved now."""
+    from tsm_tf.models import TSM
+
+    if source.model_path.suffix == ".keras" and isinstance(source.model, TSM):
+        return source.model_path
+    from tsm_tf.io_utils import save_model_atomic
+
+    if not isinstance(source.model, TSM):
+        raise ExportError("--qat fine-tunes the offline TSM; pass the training run or its "
+                          ".keras rather than a StreamingTSM.")
+    path = workdir / "source.keras"
+    save_model_atomic(source.model, path)
+    return path
+
+
+def _write_all(files: list[tuple[Path, bytes]]) -> None:
+    from tsm_tf.io_utils import atomic_write_bytes
+
+    written: list[Path] = []
+    try:
+        for path, data in files:
+            atomic_write_bytes(path, data)
+            written.append(path)
+    except BaseException as error:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ExportError(f"Cannot write {path}: {error.strerror or error}.") from None
+        raise
+
+
+def export_model(
+    source,
+    out_dir: str | os.PathLike,
+    options: ExportOptions | None = None,
+    *,
+    after_write: Callable[[dict, bytes], None] | None = None,
+    **overrides,
+) -> list[dict]:
+    """Convert ``source`` (path, run folder, preset name or ``ModelSource``) and write
+    ``NAME.tflite`` + ``NAME.json`` per precision into ``out_dir``. Returns the sidecars, each
+    with the written paths under ``"files"`` (not part of the JSON).
+
+    Options come as an ``ExportOptions`` or keyword arguments of the same names.
+    """
+    from tsm_tf.export.calibrate import representative_data
+    from tsm_tf.export.convert import convert_to_tflite, fixed_input_specs
+    from tsm_tf.export.flatbuffer import read_flatbuffer
+    from tsm_tf.export.metadata import build_sidecar, temporal_spec
+    from tsm_tf.export.report import (
+        agreement,
+        format_report,
+        integer_checks,
+        keras_logits,
+        litert_logits,
+        state_checks,
+    )
+    from tsm_tf.export.sources import ModelSource, load_source
+    from tsm_tf.sidecar import METADATA_NAME, embed_metadata, sidecar_bytes
+
+    options = options or ExportOptions()
+    for key, value in overrides.items():
+        if not hasattr(options, key):
+            raise TypeError(f"export_model got an unknown option {key!r}")
+        setattr(options, key, value)
+    out_dir = Path(out_dir)
+    if not isinstance(source, ModelSource):
+        source = load_source(source)
+    mode, plan, recipe, target = _plan(options, source.model)
+    if options.frames_per_step < 1:
+        raise ExportError("--frames-per-step must be at least 1.")
+    _check_writable(out_dir)
+    model = prepare_model(source.model, mode, options.frames_per_step)
+    try:
+        fixed_input_specs(model)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
+    config = model.tsm_config
+    if config["num_segments"] % options.frames_per_step:
+        raise ExportError(f"--frames-per-step {options.frames_per_step} must divide the "
+                          f"clip's {config['num_segments']} frames.")
+
+    from tsm_tf.models import StreamingTSM
+
+    streaming = isinstance(model, StreamingTSM)
+    input_name = model.frame_input_name if streaming else model.inputs[0].name
+    state_names = list(model.state_shapes) if streaming else []
+    need_calib = any(p in FULL_INTEGER for p, _ in plan)
+    data, calib_clips, clips, labels, data_notes = _load_data(options, source, model, need_calib)
+    reference = keras_logits(model, clips) if clips is not None else None
+
+    base = options.name or f"{source.stem}_{mode}"
+    several = len(plan) > 1 or not options.name
+    preset = source.preset
+    temporal = temporal_spec(int(config["num_segments"]), sampling=_sampling(source),
+                             frame_counts=_frame_counts(data))
+    from tsm_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = list(getattr(preset, "mean", None) or IMAGENET_MEAN)
+    std = list(getattr(preset, "std", None) or IMAGENET_STD)
+    labels_list = source.class_names or [f"class_{i}" for i in range(config["num_classes"])]
+
+    converted: dict[str, bytes] = {}
+    results, files = [], []
+    with tempfile.TemporaryDirectory(prefix="tsm_tf_export_") as workdir:
+        for precision, io in [("float32", "float32"), *plan]:
+            if precision in converted:
+                continue
+            _say(options, f"converting: {mode} {precision}"
+                 + (f", {io} I/O" if precision in FULL_INTEGER else ""))
+            if precision == "qat":
+                converted[precision] = _convert_qat(
+                    source, _keras_path_for_qat(source, Path(workdir)), data, mode, options, io)
+            else:
+                converted[precision] = convert_to_tflite(
+                    model, quantization=precision, io=io,
+                    representative_data=representative_data(model, calib_clips)
+                    if precision == "int8" else None)
+    float_size = len(converted["float32"])
+
+    for precision, io in plan:
+        flatbuffer = converted[precision]
+        parsed = read_flatbuffer(flatbuffer)
+        name = f"{base}_{precision}" if several else base
+        report = {
+            "op_histogram": parsed.op_histogram(),
+            "op_count": len(parsed.operators),
+            "size_bytes": len(flatbuffer),
+            "float32_size_bytes": float_size,
+            "float32_size_ratio": round(float_size / len(flatbuffer), 3),
+            "notes": list(source.notes) + data_notes,
+        }
+        if precision in FULL_INTEGER:
+            report["integer_checks"] = integer_checks(parsed, io)
+            if not report["integer_checks"]["passed"]:
+                checks = report["integer_checks"]
+                raise ExportError(
+                    f"The {precision} model is not integer-only as required: "
+                    f"{len(checks['float32_ops'])} ops touch float32 tensors "
+                    f"({sorted({o['op'] for o in checks['float32_ops']})}), Flex ops "
+                    f"{checks['flex_ops']}; nothing written."
+                )
+        if clips is not None:
+            got = litert_logits(flatbuffer, clips, input_name=input_name,
+                                state_names=state_names,
+                                frames_per_step=options.frames_per_step)
+            report["agreement"] = agreement(reference, got, labels)
+        else:
+            report["agreement"] = None
+            report["agreement_note"] = "; ".join(data_notes) or "no held-out clips"
+        sidecar = build_sidecar(
+            name=name, parsed=parsed, tsm_config=config, mode=mode,
+            frames_per_step=options.frames_per_step, input_name=input_name,
+            state_names=state_names, labels=labels_list, temporal=temporal,
+            source={"path": str(source.path), "kind": source.kind, "sha256": source.sha256},
+            conversion={
+                "precision": precision, "io": io, "target": target,
+                "target_recipe": recipe,
+                "options": {"precisions": [p for p, _ in plan], "mode": mode,
+                            "frames_per_step": options.frames_per_step,
+                            "calibration": None if data is None else
+                            {"list_file": data["list_file"], "num_clips": options.num_calib},
+                            "num_report": options.num_report, "qat_epochs": options.qat_epochs},
+            },
+            mean=mean, std=std, scale_size=getattr(preset, "scale_size", None), report=report,
+        )
+        report["states"] = state_checks(sidecar["states"])
+        if target == "edgetpu":
+            report["edgetpu"] = _edgetpu_check(flatbuffer)
+        sidecar = _jsonable(sidecar)
+        payload = sidecar_bytes(sidecar)
+        files += [(out_dir / f"{name}.tflite", embed_metadata(flatbuffer, METADATA_NAME, payload)),
+                  (out_dir / f"{name}.json", payload)]
+        _say(options, format_report(name, report))
+        results.append(sidecar)
+
+    _write_all(files)
+    for sidecar, index in zip(results, range(0, len(files), 2), strict=True):
+        sidecar["files"] = {"tflite": str(files[index][0]), "json": str(files[index + 1][0])}
+        _say(options, f"wrote {files[index][0]} and {files[index + 1][0].name}")
+        if after_write is not None:
+            after_write(sidecar, files[index][1])
+    return results
+
+
+def _edgetpu_check(flatbuffer: bytes):
+    try:
+        from tsm_tf.export.edgetpu import check_compatibility
+    except ImportError:
+        return {"note": "tsm_tf.export.edgetpu is not installed: no compatibility check"}
+    return _jsonable(check_compatibility(flatbuffer))
