@@ -1,4 +1,5 @@
-"""Device profiles (``mobile/devices.yaml``) and devices named on the command line.
+"""Device profiles (``mobile/devices.yaml``, on top of the converter's target recipes in
+``tsm_tf/export/targets.yaml``) and devices named on the command line.
 
 ``--device`` accepts a profile name (``host``, ``note8``, ``pixel1``, ``rpi4``,
 ``jetson_nano``, ``edgetpu``), ``adb:SERIAL`` (any Android device, optionally on top of a
@@ -11,6 +12,8 @@ import os
 from pathlib import Path
 
 import yaml
+
+from tsm_tf.export.targets import load_targets
 
 KINDS = ("host", "adb", "ssh", "edgetpu")
 DEFAULT_DEVICES_FILE = Path(__file__).resolve().parents[2] / "mobile" / "devices.yaml"
@@ -31,25 +34,19 @@ def load_devices(path: str | os.PathLike | None = None) -> dict[str, dict]:
         profiles = yaml.safe_load(f) or {}
     if not isinstance(profiles, dict):
         raise ValueError(f"{path}: expected a mapping of device name -> profile")
-    recipes = _recipes()
+    recipes = load_targets()
     devices = {}
     for name, profile in profiles.items():
         if not isinstance(profile, dict) or profile.get("kind") not in KINDS:
             raise ValueError(
                 f"{path}: device {name!r} needs `kind` in {KINDS}, got {profile!r}"
             )
-        recipe = recipes.get(profile.get("recipe", name), {})
-        devices[name] = {**recipe, **profile, "name": name}
+        recipe_name = profile.get("recipe", name)
+        if recipe_name not in recipes:
+            raise ValueError(f"{path}: device {name!r} names an unknown recipe {recipe_name!r}; "
+                             f"tsm_tf/export/targets.yaml has {sorted(recipes)}")
+        devices[name] = {**recipes[recipe_name], **profile, "name": name}
     return devices
-
-
-def _recipes() -> dict[str, dict]:
-    """The converter's target recipes (``tsm_tf.export.targets``) when that module exists."""
-    try:
-        from tsm_tf.export.targets import load_targets
-    except ImportError:
-        return {}
-    return load_targets()
 
 
 def resolve_device(spec: str, devices: dict[str, dict] | None = None) -> dict:
