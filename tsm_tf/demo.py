@@ -41,32 +41,16 @@ def calibration_frames(streaming, clips: np.ndarray):
     return generate
 
 
-def zero_states(runner) -> dict[str, np.ndarray]:
-    """The caches of a LiteRT streaming model before the first frame of a video."""
-    return {name: np.zeros(runner.input_details[name]["shape"], np.float32)
-            for name in runner.input_names if name.startswith("state_")}
-
-
-def stream_clip(runner, clip: np.ndarray) -> np.ndarray:
-    """Per-frame logits of ``clip`` ``[T, H, W, 3]`` from a LiteRT streaming model."""
-    states = zero_states(runner)
-    logits = []
-    for frame in clip:
-        outputs = runner({"image": frame[None], **states})
-        states = {name: outputs[name] for name in states}
-        logits.append(outputs["logits"][0])
-    return np.stack(logits)
-
-
-def frame_latency_ms(runner, clip: np.ndarray, repeats: int) -> float:
-    states = zero_states(runner)
+def frame_latency_ms(session, clip: np.ndarray, repeats: int) -> float:
+    """Median ms per frame of a streaming session: the model call and the cache hand-over."""
+    session.reset_states()
+    frames = [session.frame.to_model(frame[None]) for frame in clip]
     times = []
     for index in range(repeats):
-        frame = clip[index % len(clip)][None]
         start = time.perf_counter()
-        outputs = runner({"image": frame, **states})
+        session.set_frame(frames[index % len(frames)])
+        session.run()
         times.append(time.perf_counter() - start)
-        states = {name: outputs[name] for name in states}
     return 1000 * statistics.median(times)
 
 
@@ -78,10 +62,11 @@ def run_demo(out_dir: str | os.PathLike, *, epochs: int | None = None, num_train
     from tsm_tf.data.pipeline import build_dataset
     from tsm_tf.data.synthetic import SYNTHETIC_CLASSES, generate_synthetic_dataset
     from tsm_tf.evaluate import evaluate
-    from tsm_tf.export import LiteRTModel, convert_to_tflite, float32_tensor_ops
+    from tsm_tf.export import convert_to_tflite, float32_tensor_ops
     from tsm_tf.io_utils import atomic_write_bytes, atomic_write_json
     from tsm_tf.models import StreamingTSM
     from tsm_tf.profile import model_cost
+    from tsm_tf.runtime.session import StreamingSession
     from tsm_tf.train import TrainConfig, train
 
     out = Path(out_dir)
@@ -149,13 +134,13 @@ def run_demo(out_dir: str | os.PathLike, *, epochs: int | None = None, num_train
     keras_frames = np.asarray(model.frame_logits_model()(clip[None], training=False))[0]
     streamed = {}
     for kind, flatbuffer in flatbuffers.items():
-        runner = LiteRTModel(flatbuffer, num_threads=2)
-        logits = stream_clip(runner, clip)
+        session = StreamingSession.open(flatbuffer, num_threads=2)
+        logits = session.run_clip(clip)
         running = np.cumsum(logits, axis=0)  # online prediction: running sum of frame logits
         streamed[kind] = {
             "per_frame_prediction": [SYNTHETIC_CLASSES[i] for i in running.argmax(-1)],
             "max_abs_diff_vs_keras": float(np.abs(logits - keras_frames).max()),
-            "ms_per_frame": frame_latency_ms(runner, clip, latency_repeats),
+            "ms_per_frame": frame_latency_ms(session, clip, latency_repeats),
         }
     streamed["label"] = SYNTHETIC_CLASSES[label]
     streamed["int8_over_float32_latency"] = (streamed["int8"]["ms_per_frame"]

@@ -18,12 +18,20 @@ Example:
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+# The evaluation protocol's per-frame core lives in the TF-free runtime, shared with the
+# streaming recognizer (one implementation); re-exported here for the data pipeline.
+from tsm_tf.runtime.preprocess import (  # noqa: F401
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    center_crop_box,
+    normalize,
+    short_side_size,
+)
+from tsm_tf.runtime.preprocess import resize_image as _resize
+
 MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def fixed_crop_offsets(
@@ -74,27 +82,11 @@ def multiscale_crop_box(
     return x, y, w, h
 
 
-def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
-    if img.shape[1] == w and img.shape[0] == h:
-        return img
-    # Bilinear (as the reference); area averaging only for strong shrinks, to avoid aliasing.
-    big_shrink = w * 2 <= img.shape[1] and h * 2 <= img.shape[0]
-    return cv2.resize(img, (w, h),
-                      interpolation=cv2.INTER_AREA if big_shrink else cv2.INTER_LINEAR)
-
-
 def crop_resize(frames: np.ndarray, box: tuple[int, int, int, int], out_w: int, out_h: int
                 ) -> np.ndarray:
     """Crop ``box = (x, y, w, h)`` from every frame and resize it. ``[T,H,W,C] -> [T,oh,ow,C]``."""
     x, y, w, h = box
     return np.stack([_resize(f[y:y + h, x:x + w], out_w, out_h) for f in frames])
-
-
-def short_side_size(image_w: int, image_h: int, size: int) -> tuple[int, int]:
-    """``(w, h)`` with the short side ``size`` (long side truncated, as torchvision does)."""
-    if image_w <= image_h:
-        return size, int(size * image_h / image_w)
-    return int(size * image_w / image_h), size
 
 
 def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
@@ -104,13 +96,6 @@ def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
     if (nw, nh) == (w, h):
         return frames
     return np.stack([_resize(f, nw, nh) for f in frames])
-
-
-def center_crop_box(image_w: int, image_h: int, crop: int) -> tuple[int, int, int, int]:
-    """Centre ``crop x crop`` box ``(x, y, w, h)`` (rounded like torchvision's CenterCrop)."""
-    x = int(round((image_w - crop) / 2.0))
-    y = int(round((image_h - crop) / 2.0))
-    return max(x, 0), max(y, 0), crop, crop
 
 
 def three_crop_boxes(image_w: int, image_h: int, crop: int) -> list[tuple[int, int, int, int]]:
@@ -159,9 +144,3 @@ def eval_transform(
     else:
         raise ValueError(f"num_crops must be 1 or 3. Received: num_crops={num_crops}")
     return np.stack([crop_resize(frames, b, crop, crop) for b in boxes])
-
-
-def normalize(clips: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> float32 ImageNet-normalised (numpy version of the pipeline's last step)."""
-    x = clips.astype(np.float32) / 255.0
-    return (x - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)

@@ -1,26 +1,28 @@
-"""Run TFLite models on LiteRT (``ai-edge-litert``) through their named signature."""
+"""Run TFLite models through their named signature with float inputs and outputs.
+
+``LiteRTModel`` is the dict-in, dict-out convenience form over the streaming runtime
+(``tsm_tf.runtime``: backend choice, threads, delegates, signature names resolved once). To
+stream frames with the caches carried in place, use ``tsm_tf.runtime.StreamingSession`` or
+``tsm_tf.runtime.Recognizer``.
+"""
 
 from __future__ import annotations
 
 import os
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 
 from tsm_tf.export.flatbuffer import read_flatbuffer
-
-
-def _interpreter(model: bytes | str | os.PathLike, num_threads: int | None = None) -> Interpreter:
-    if isinstance(model, bytes | bytearray):
-        return Interpreter(model_content=bytes(model), num_threads=num_threads)
-    return Interpreter(model_path=os.fspath(model), num_threads=num_threads)
+from tsm_tf.runtime.backend import load_interpreter
+from tsm_tf.runtime.session import StreamingSession
 
 
 class LiteRTModel:
     """A TFLite model called with a dict of float arrays, returning a dict of float arrays.
 
     Int8 inputs are quantized and int8 outputs dequantized with each tensor's own scale and
-    zero point, so float and int8 models are called the same way.
+    zero point, so float and int8 models are called the same way. States are whatever the
+    caller passes (nothing is carried between calls).
 
     Example:
         >>> runner = LiteRTModel(flatbuffer)
@@ -28,11 +30,12 @@ class LiteRTModel:
     """
 
     def __init__(self, model: bytes | str | os.PathLike, num_threads: int | None = None,
-                 signature: str = "serving_default"):
-        self.interpreter = _interpreter(model, num_threads)
-        self.runner = self.interpreter.get_signature_runner(signature)
-        self.input_details = self.runner.get_input_details()
-        self.output_details = self.runner.get_output_details()
+                 signature: str = "serving_default", delegate=None, backend: str | None = None):
+        self.interpreter, self.backend = load_interpreter(
+            model, num_threads=num_threads, delegate=delegate, backend=backend)
+        self.session = StreamingSession(self.interpreter, signature, states=[])
+        self.input_details = self.session.input_details
+        self.output_details = self.session.output_details
 
     @property
     def input_names(self) -> list[str]:
@@ -44,44 +47,25 @@ class LiteRTModel:
 
     def quantization(self, name: str, *, output: bool = False) -> tuple[float, int]:
         """(scale, zero point) of a signature input (or output); (0.0, 0) when float."""
-        details = (self.output_details if output else self.input_details)[name]
-        scale, zero_point = details["quantization"]
-        return float(scale), int(zero_point)
+        info = (self.session.outputs if output else self.session.inputs)[name]
+        return info.scale, info.zero_point
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        missing = set(self.input_details) - set(inputs)
+        missing = set(self.session.inputs) - set(inputs)
         if missing:
             raise ValueError(
                 f"Missing inputs {sorted(missing)}; the model takes {self.input_names}."
             )
-        feed = {}
-        for name, details in self.input_details.items():
+        for name, info in self.session.inputs.items():
             value = np.asarray(inputs[name], np.float32)
-            if tuple(value.shape) != tuple(details["shape"]):
+            if tuple(value.shape) != info.shape:
                 raise ValueError(
-                    f"Input {name!r} has shape {value.shape}, the model expects "
-                    f"{tuple(details['shape'])}."
+                    f"Input {name!r} has shape {value.shape}, the model expects {info.shape}."
                 )
-            feed[name] = _to_dtype(value, details)
-        raw = self.runner(**feed)
-        return {name: _to_float(raw[name], self.output_details[name]) for name in raw}
-
-
-def _to_dtype(value: np.ndarray, details: dict) -> np.ndarray:
-    dtype = details["dtype"]
-    if dtype == np.float32:
-        return value
-    scale, zero_point = details["quantization"]
-    info = np.iinfo(dtype)
-    quantized = np.round(value / scale) + zero_point
-    return np.clip(quantized, info.min, info.max).astype(dtype)
-
-
-def _to_float(value: np.ndarray, details: dict) -> np.ndarray:
-    if details["dtype"] == np.float32:
-        return value
-    scale, zero_point = details["quantization"]
-    return ((value.astype(np.float32) - zero_point) * scale).astype(np.float32)
+            self.session.set_input(name, info.to_model(value))
+        self.session.invoke()
+        return {name: info.to_float(self.session.get_output(name))
+                for name, info in self.session.outputs.items()}
 
 
 def op_names(model: bytes | str | os.PathLike) -> list[str]:
