@@ -1,5 +1,8 @@
 """Ways to run a streaming TFLite model frame after frame on LiteRT, carrying its caches.
 
+``session`` is the runtime's ``tsm_tf.runtime.StreamingSession``, what the ``Recognizer``
+runs (in-place copies like ``views``); the others are the alternatives measured beside it.
+
 Each form runs the same model (``image`` plus ``state_*`` caches in, ``logits`` plus new
 caches out; a stateful or 2D model simply has no caches) and differs only in how the caches
 travel from frame t's outputs to frame t+1's inputs:
@@ -24,7 +27,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 SIGNATURE = "serving_default"
-FORMS = ("signature", "set_tensor", "views", "compiled")
+FORMS = ("session", "signature", "set_tensor", "views", "compiled")
 
 
 def _model_bytes(model: bytes | str | os.PathLike) -> bytes:
@@ -204,11 +207,39 @@ class CompiledForm:
         return outputs[self.logits_name].read(self._logits_size, self._logits_dtype)
 
 
+class SessionForm:
+    """The runtime's ``StreamingSession``: frame written into the input tensor, invoke, caches
+    copied in place (requantized when needed), float32 logits: what the ``Recognizer`` pays."""
+
+    def __init__(self, model, num_threads: int | None = None, delegates: list | None = None):
+        from tsm_tf.runtime.session import StreamingSession
+
+        interpreter = Interpreter(model_content=_model_bytes(model), num_threads=num_threads,
+                                  experimental_delegates=delegates)
+        interpreter.allocate_tensors()
+        self.session = StreamingSession(interpreter)
+        self.states = sorted(pair.input.name for pair in self.session.states)
+        self.frame_name = self.session.frame.name
+        self.frame_shape = self.session.frame.shape
+        self.frame_dtype = self.session.frame.dtype
+        self.logits_name = self.session.logits.name
+
+    def reset(self) -> None:
+        self.session.reset_states()
+
+    def invoke(self) -> None:
+        self.session.invoke()
+
+    def step(self, frame: np.ndarray) -> np.ndarray:
+        self.session.set_frame(frame)
+        return self.session.run()
+
+
 def open_form(form: str, model: bytes | str | os.PathLike, num_threads: int | None = None,
               delegates: list | None = None):
     """A runner of ``model`` using hand-over ``form`` (one of ``FORMS``)."""
-    classes = {"signature": SignatureForm, "set_tensor": SetTensorForm, "views": ViewsForm,
-               "compiled": CompiledForm}
+    classes = {"session": SessionForm, "signature": SignatureForm, "set_tensor": SetTensorForm,
+               "views": ViewsForm, "compiled": CompiledForm}
     if form not in classes:
         raise ValueError(f"Unknown hand-over form {form!r}; choose one of {FORMS}.")
     return classes[form](model, num_threads, delegates)

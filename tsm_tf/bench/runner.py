@@ -26,7 +26,7 @@ from tsm_tf.bench.remote import (
 )
 from tsm_tf.bench.timing import interleaved_rounds, paired_overhead, summarize
 
-DEFAULT_FORM = "views"  # the fastest exact hand-over measured (benchmarks/streaming_overhead.py)
+DEFAULT_FORM = "session"  # the runtime's StreamingSession: what the Recognizer pays per frame
 
 
 def _now() -> str:
