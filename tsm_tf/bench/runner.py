@@ -101,20 +101,24 @@ def run_local(model, baseline=None, *, profile: dict, threads: int, runs: int, w
     for role, (runner, frame) in runners.items():
         calls[(role, "app")] = (lambda r=runner, f=frame: r.step(f))
         calls[(role, "call")] = runner.invoke
-    times = interleaved_rounds(calls, rounds=rounds, runs=runs)
+    cpu: dict = {}
+    times = interleaved_rounds(calls, rounds=rounds, runs=runs, cpu=cpu)
     round_medians = {key: [statistics.median(r) for r in value] for key, value in times.items()}
     rows = []
     for (role, measure), per_round in times.items():
         row = _base_row(profile, paths[role], role, threads, delegate)
-        row.update(measure=measure, init_ms=init_ms[role], first_ms=first_ms[role],
-                   runs=runs * rounds, warmup=warmup, rounds=rounds,
-                   note=f"hand-over form: {form}" if measure == "app" else None,
-                   **summarize([t for r in per_round for t in r]))
+        notes = [f"hand-over: {form}"] if measure == "app" else []
+        notes.append(f"CPU {statistics.median(cpu[(role, measure)]):.3f} ms/frame")
         if baseline is not None:
             row["baseline"] = paths["baseline"].name
             if role == "model":
                 row["overhead_pct"] = paired_overhead(round_medians[(role, measure)],
                                                       round_medians[("baseline", measure)])
+                cpu_overhead = paired_overhead(cpu[(role, measure)], cpu[("baseline", measure)])
+                notes.append(f"CPU-time overhead {cpu_overhead:+.1f} %")
+        row.update(measure=measure, init_ms=init_ms[role], first_ms=first_ms[role],
+                   runs=runs * rounds, warmup=warmup, rounds=rounds, note="; ".join(notes),
+                   **summarize([t for r in per_round for t in r]))
         rows.append(row)
     return rows
 
