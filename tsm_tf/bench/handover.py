@@ -184,9 +184,11 @@ class CompiledForm:
         self._inputs = {n: self.model.create_input_buffer_by_name(SIGNATURE, n) for n in inputs}
         self._outputs = {n: self.model.create_output_buffer_by_name(SIGNATURE, n)
                          for n in outputs}
-        # CompiledModel reports no quantization: zero points come from the flatbuffer's tensors
+        # CompiledModel reports no quantization: it comes from the flatbuffer's tensors
         quantized = Interpreter(model_content=_model_bytes(model)).get_signature_runner(SIGNATURE)
-        zero_points = {n: d["quantization"][1] for n, d in quantized.get_input_details().items()}
+        quantized_inputs = quantized.get_input_details()
+        _check_same_quantization(self.states, quantized_inputs, quantized.get_output_details())
+        zero_points = {n: d["quantization"][1] for n, d in quantized_inputs.items()}
         self._zeros = {n: np.full(inputs[n]["shape"], zero_points[n], np.dtype(inputs[n]["dtype"]))
                        for n in self.states}
         self.reset()
@@ -217,7 +219,10 @@ class SessionForm:
         interpreter = Interpreter(model_content=_model_bytes(model), num_threads=num_threads,
                                   experimental_delegates=delegates)
         interpreter.allocate_tensors()
-        self.session = StreamingSession(interpreter)
+        runner = interpreter.get_signature_runner(SIGNATURE)
+        caches = _state_names(runner.get_input_details(), runner.get_output_details())
+        del runner  # a live runner holds the interpreter, which then refuses invoke()
+        self.session = StreamingSession(interpreter, SIGNATURE, [(n, n) for n in caches])
         self.states = sorted(pair.input.name for pair in self.session.states)
         self.frame_name = self.session.frame.name
         self.frame_shape = self.session.frame.shape
