@@ -79,6 +79,20 @@ def test_adb_run_interleaves_parses_and_cleans_up(fake_tools, monkeypatch):
     pushes = [args[-2:] for _, args in recorded if "push" in args]
     assert [str(binary), "/data/local/tmp/tsm_bench/benchmark_model"] in pushes
     assert recorded[-1][1][-1] == "rm -rf /data/local/tmp/tsm_bench"
+    assert "--enable_op_profiling=true" not in runs[0][-1]
+
+
+@pytest.mark.slow
+def test_op_profile_flag_keeps_the_binary_output(fake_tools, tmp_path):
+    log, binary = fake_tools
+    code = benchmark_main(["--model", str(tiny_model("tsm_float32")), "--device",
+                           "note8@adb:FAKE123", "--benchmark-binary", str(binary), "--rounds",
+                           "1", "--op-profile", "--results", str(tmp_path / "r.csv")])
+    assert code == 0
+    runs = [args for _, args in calls(log) if "--graph=" in " ".join(args)]
+    assert all("--enable_op_profiling=true" in args[-1] for args in runs)
+    kept = (tmp_path / "note8.tsm_float32.op_profile.txt").read_text()
+    assert "Inference timings in us" in kept
 
 
 @pytest.mark.slow

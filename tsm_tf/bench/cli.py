@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from tsm_tf.bench.devices import load_devices, resolve_device
 from tsm_tf.bench.handover import FORMS
@@ -31,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="host: how caches travel between frames (see docs/benchmark.md)")
     parser.add_argument("--cross-check", action="store_true",
                         help="host: also run LiteRT's benchmark_litert_model on --model")
+    parser.add_argument("--op-profile", action="store_true",
+                        help="adb/ssh: run with --enable_op_profiling=true and keep the "
+                             "binary's per-op tables beside --results")
     parser.add_argument("--benchmark-binary",
                         help="adb/ssh: the TFLite benchmark_model binary built for the device")
     parser.add_argument("--results", default="results.csv", help="CSV to append rows to")
@@ -64,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                                              runs=args.runs * args.rounds, warmup=args.warmup))
         else:
             session = RemoteSession(profile, args.benchmark_binary)
-            rows = run_remote(session, args.model, args.baseline,
+            profile_dir = Path(args.results).parent if args.op_profile else None
+            rows = run_remote(session, args.model, args.baseline, op_profile_dir=profile_dir,
                               log=lambda line: print(line, file=sys.stderr), **run)
     except DeviceUnavailable as error:
         print(f"device unavailable: {error}", file=sys.stderr)

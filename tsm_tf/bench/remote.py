@@ -187,6 +187,7 @@ class RemoteSession:
     def run_model(self, model: RemoteModel, **run) -> dict:
         """One ``benchmark_model`` run, parsed (see ``parse_benchmark_output``)."""
         result = self._run(self.shell(self.benchmark_command(model, **run)))
+        self.last_output = result.stdout + "\n" + result.stderr
         try:
             return parse_benchmark_output(result.stdout + "\n" + result.stderr)
         except ValueError as error:

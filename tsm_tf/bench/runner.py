@@ -25,6 +25,7 @@ from tsm_tf.bench.remote import (
     model_inputs,
 )
 from tsm_tf.bench.timing import interleaved_rounds, paired_overhead, percentile, summarize
+from tsm_tf.io_utils import atomic_write_text
 
 DEFAULT_FORM = "session"  # the runtime's StreamingSession: what the Recognizer pays per frame
 
@@ -154,7 +155,7 @@ def cross_check_host(model, *, profile: dict, threads: int, runs: int, warmup: i
 
 
 def run_remote(session: RemoteSession, model, baseline=None, *, threads: int, runs: int,
-               warmup: int, rounds: int, log=print) -> list[dict]:
+               warmup: int, rounds: int, log=print, op_profile_dir=None) -> list[dict]:
     """``benchmark_model`` on an adb or ssh device, models alternating round by round.
 
     A device lost mid-benchmark ends the loop: the rows then hold the rounds completed so far
@@ -166,6 +167,8 @@ def run_remote(session: RemoteSession, model, baseline=None, *, threads: int, ru
     remote = {role: RemoteModel(path, model_inputs(path)) for role, path in paths.items()}
     run = dict(threads=threads, runs=runs, warmup=warmup)
     session.check(list(remote.values()), **run)
+    if op_profile_dir is not None:
+        run["op_profiling"] = True
     results = {role: [] for role in remote}
     status = "ok"
     try:
@@ -174,6 +177,9 @@ def run_remote(session: RemoteSession, model, baseline=None, *, threads: int, ru
             order = list(remote) if index % 2 == 0 else list(remote)[::-1]
             for role in order:
                 results[role].append(session.run_model(remote[role], **run))
+                if op_profile_dir is not None:  # the binary's per-op tables, last round kept
+                    name = f"{session.profile['name']}.{paths[role].stem}.op_profile.txt"
+                    atomic_write_text(Path(op_profile_dir) / name, session.last_output)
             log(f"round {index + 1}/{rounds}: " + ", ".join(
                 f"{role} {results[role][-1]['mean_ms']:.2f} ms" for role in remote))
     except DeviceLost as error:
