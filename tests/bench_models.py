@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -49,7 +51,9 @@ def tiny_model(name: str) -> Path:
     from tsm_tf.models import StreamingTSM
 
     global _FOLDER
-    _FOLDER = _FOLDER or Path(tempfile.mkdtemp(prefix="tsm_bench_models_"))
+    if _FOLDER is None:
+        _FOLDER = Path(tempfile.mkdtemp(prefix="tsm_bench_models_"))
+        atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
     shift = "none" if name.startswith("tsn") else "unidirectional"
     streaming = StreamingTSM.from_model(offline_model(shift), stateful="stateful" in name)
     quantization = name.rsplit("_", 1)[1]

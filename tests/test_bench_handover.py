@@ -58,3 +58,15 @@ def test_int8_forms_carry_the_same_integers():
 def test_unknown_form_is_refused():
     with pytest.raises(ValueError, match="Unknown hand-over form 'dicts'.*views"):
         open_form("dicts", b"")
+
+
+@pytest.mark.slow
+def test_stateful_int8_export_is_not_all_integer():
+    """Why the stateful form is not kept for int8: the converter leaves resource variables in
+    float32, with QUANTIZE / DEQUANTIZE around every cache (explicit caches: none)."""
+    from tsm_tf.export import float32_tensor_ops
+
+    assert float32_tensor_ops(tiny_model("tsm_int8")) == []
+    stateful = tiny_model("tsm_stateful_int8")
+    flagged = set(float32_tensor_ops(stateful))
+    assert {"READ_VARIABLE", "ASSIGN_VARIABLE", "DEQUANTIZE"} <= flagged

@@ -85,6 +85,7 @@ def bar_chart(rows: list[dict], device: str, path: str | os.PathLike) -> str:
     if paper:
         axis.axhline(paper, color="#d62728", linestyle="--", label=f"paper {paper:.1f} fps")
         axis.legend(fontsize=8)
+    axis.set_ylim(0, 1.2 * max([*fps, paper or 0]))  # room for the labels above the bars
     axis.set_xticks(range(len(rows)), labels, fontsize=7)
     axis.set_ylabel("frames per second")
     axis.set_title(f"{device}: per-frame throughput (blue: TSM, grey: 2D baseline)", fontsize=9)
