@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean android-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# The Android app without a device: JUnit tests of its JVM logic, golden conformance with the
+# Python runtime, compilation and resource packaging against the API-23 platform jar (needs a
+# JDK, npm kotlin-compiler, Debian junit4 + libhamcrest-java + aapt, and ../shared/android/*.deb;
+# .ci/run installs them).
+ANDROID_DEBS ?= $(abspath ../shared/android)
+android-check: $(STAMP)
+	TSM_ANDROID_STRICT=1 ANDROID_DEBS=$(ANDROID_DEBS) $(PY) -m pytest -q -p no:cacheprovider \
+		tests/test_android_jvm.py tests/test_android_golden.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

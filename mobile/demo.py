@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--delegate", default=None,
                         help="xnnpack (default) | edgetpu | path to a delegate library")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from test_data_fixtures import write_text
@@ -80,3 +81,24 @@ def test_write_roundtrip(tmp_path):
     assert [(r.path, r.num_frames, r.label) for r in back] == [
         (r.path, r.num_frames, r.label) for r in recs]
     assert not [f for f in os.listdir(tmp_path / "o") if f.startswith(".")]  # no temp left
+
+
+def test_list_found_from_cwd_or_under_root_and_error_shows_both(tmp_path, monkeypatch):
+    from tsm_tf.data.listfile import resolve_list_path
+
+    root = tmp_path / "data"
+    (root / "frames" / "a").mkdir(parents=True)
+    (root / "val.txt").write_text("frames/a 3 0\n")
+    monkeypatch.chdir(tmp_path)
+    # relative to the working directory first, then under the root
+    assert resolve_list_path("data/val.txt", root) == Path("data/val.txt")
+    assert resolve_list_path("val.txt", root) == root / "val.txt"
+    recs = read_list_file("val.txt", root=str(root))
+    assert recs[0].path == str(root / "frames/a")  # paths inside: joined to the root
+    with pytest.raises(DataError) as e:
+        resolve_list_path("train.txt", root, flag="--train-list")
+    msg = str(e.value)
+    assert "--train-list train.txt" in msg
+    assert str(tmp_path / "train.txt") in msg and str(root / "train.txt") in msg
+    with pytest.raises(DataError, match="also found with --root"):
+        read_list_file("val.txt")  # no root: only the working directory is tried

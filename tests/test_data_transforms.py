@@ -91,7 +91,44 @@ def test_eval_centre_and_three_crops():
     for k, x in enumerate([0, 4 * step, 2 * step]):  # left, right, centre
         np.testing.assert_array_equal(c3[k], clip[:, :, x:x + 60])
     with pytest.raises(ValueError, match="num_crops"):
-        eval_transform(clip, 40, num_crops=5)
+        eval_transform(clip, 40, num_crops=7)
+
+
+def _reference_boxes(w: int, h: int, crop: int, num_crops: int) -> list[tuple[int, int, bool]]:
+    """The reference test script's views, from its stated convention: free space split in
+    quarter steps; 3 crops left/right/centre at mid height; 5 crops upper-left, upper-right,
+    lower-left, lower-right, centre; 10 crops each of those then its mirror image."""
+    sx, sy = (w - crop) // 4, (h - crop) // 4
+    if num_crops == 3:
+        return [(0, 2 * sy, False), (4 * sx, 2 * sy, False), (2 * sx, 2 * sy, False)]
+    five = [(0, 0), (4 * sx, 0), (0, 4 * sy), (4 * sx, 4 * sy), (2 * sx, 2 * sy)]
+    if num_crops == 5:
+        return [(x, y, False) for x, y in five]
+    return [(x, y, f) for x, y in five for f in (False, True)]
+
+
+@pytest.mark.parametrize("num_crops", [3, 5, 10])
+@pytest.mark.parametrize("full_res", [False, True])
+@pytest.mark.parametrize("hw", [(60, 100), (100, 60), (60, 60)])
+def test_eval_multi_crop_views_match_the_reference_boxes(num_crops, full_res, hw):
+    h, w = hw
+    clip = coded_clip(2, h, w)  # short side 60 = scale_size: no resize
+    views = eval_transform(clip, 40, scale_size=60, num_crops=num_crops, full_res=full_res)
+    crop = 60 if full_res else 40
+    boxes = _reference_boxes(w, h, crop, num_crops)
+    assert views.shape == (num_crops, 2, crop, crop, 3)
+    for view, (x, y, flipped) in zip(views, boxes, strict=True):
+        expect = clip[:, y:y + crop, x:x + crop]
+        np.testing.assert_array_equal(view, expect[:, :, ::-1] if flipped else expect)
+
+
+def test_ten_crops_are_five_crops_and_their_mirrors():
+    clip = coded_clip(2, 70, 90)
+    five = eval_transform(clip, 40, scale_size=70, num_crops=5)
+    ten = eval_transform(clip, 40, scale_size=70, num_crops=10)
+    np.testing.assert_array_equal(ten[0::2], five)
+    np.testing.assert_array_equal(ten[1::2], five[:, :, :, ::-1])
+    assert len({v.tobytes() for v in ten}) == 10  # ten distinct views
 
 
 @pytest.mark.parametrize("hw, size, expect", [((256, 340), 256, (256, 340)),

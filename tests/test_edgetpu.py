@@ -18,6 +18,7 @@ from tsm_tf.export.edgetpu import (
     RULE_PAD_BATCH,
     RULE_RANK,
     RULE_REDUCE_BATCH,
+    RULE_STATIC,
     RULE_TRANSPOSE_5D,
     check_compatibility,
 )
@@ -89,7 +90,7 @@ def test_offline_int8_model_falls_back_from_its_5d_reshape(online_model):
     first = report.fallbacks[0]
     assert first.index == 0 and first.op == ops[0]["op_name"] == "RESHAPE"
     assert first.rule == RULE_RANK and first.tensor == video_input["name"]
-    assert "5-D [N,T,H,W,C]" in first.reason and "--mode streaming" in first.reason
+    assert "5-D [N,T,H,W,C] clip" in first.reason and "--mode streaming" in first.reason
     # The frames folded into the batch break the rule too, op after op.
     assert any("folds its frames into the batch" in f.reason for f in report.violations[1:])
     # The first unsupported op sends everything after it to the CPU: every op is listed.
@@ -114,18 +115,19 @@ def test_float_model_is_flagged_as_not_full_integer(streaming):
     assert as_dict["fallbacks"][0]["rule"] == RULE_INTEGER
 
 
-def int8_graph(function, shape):
+def int8_graph(function, shape, io=tf.int8):
     """A one- or two-op full-integer model of ``function`` on a float input of ``shape``."""
     traced = tf.function(function, input_signature=[tf.TensorSpec(shape, tf.float32)])
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [traced.get_concrete_function()], traced)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     rng = np.random.default_rng(0)
+    concrete = [1 if d is None else d for d in shape]
     converter.representative_dataset = lambda: (
-        [rng.normal(size=shape).astype("float32")] for _ in range(4))
+        [rng.normal(size=concrete).astype("float32")] for _ in range(4))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    converter.inference_input_type = io
+    converter.inference_output_type = io
     return converter.convert()
 
 
@@ -142,6 +144,7 @@ CASES = {
     "transpose_5d": (lambda x: tf.transpose(x, [0, 1, 3, 2, 4]), (1, 1, 2, 3, 4),
                      RULE_TRANSPOSE_5D),
     "batch_of_two": (lambda x: tf.nn.relu(x - 0.5), (2, 4, 4, 3), RULE_RANK),
+    "dynamic_batch": (lambda x: tf.nn.relu(x - 0.5), (None, 4, 3), RULE_STATIC),
 }
 
 
@@ -171,14 +174,21 @@ def test_an_unsupported_op_sends_it_and_every_later_op_to_the_cpu():
 
 @pytest.mark.slow
 def test_weights_computed_at_run_time_are_not_constant_parameters():
-    # A matmul of the input with itself: FULLY_CONNECTED / BATCH_MATMUL with a non-constant
-    # weight operand (whichever the converter picks, the Edge TPU cannot run it).
+    # x @ x^T converts to a FULLY_CONNECTED whose weight operand is the input itself.
     flatbuffer = int8_graph(lambda x: tf.matmul(x, x, transpose_b=True), (4, 8))
-    report = check_compatibility(flatbuffer)
     ops, _ = litert_ops(flatbuffer)
-    assert not report.compatible
-    rules = {v.rule for v in report.violations}
-    if ops[0]["op_name"] == "FULLY_CONNECTED":
-        assert RULE_CONSTANT in rules
-    else:
-        assert RULE_OP in rules
+    assert [op["op_name"] for op in ops] == ["FULLY_CONNECTED"]
+    report = check_compatibility(flatbuffer)
+    assert [(v.rule, v.tensor) for v in report.violations] == [(RULE_CONSTANT, "x")]
+
+
+@pytest.mark.slow
+def test_float_boundary_of_an_integer_model_says_to_use_integer_io():
+    flatbuffer = int8_graph(lambda x: tf.nn.relu(x - 0.5), (1, 4, 4, 3), io=tf.float32)
+    ops, interpreter = litert_ops(flatbuffer)
+    assert ops[0]["op_name"] == "QUANTIZE"
+    report = check_compatibility(flatbuffer)
+    first = report.violations[0]
+    assert (first.index, first.op, first.rule) == (0, "QUANTIZE", RULE_INTEGER)
+    assert first.tensor == interpreter.get_input_details()[0]["name"]
+    assert "--io uint8 or int8" in first.reason

@@ -64,7 +64,7 @@ def test_centre_crop_protocol_matches_direct_model_run(data):
     assert result["num_videos"] == N and result["skipped"] == 0
 
 
-@pytest.mark.parametrize("average", ["logits", "softmax"])
+@pytest.mark.parametrize("average", ["logits", "probabilities", "logits-softmax"])
 def test_twice_sample_averages_both_clips(data, average):
     result = evaluate(data["online"], dataset="custom", list_file=data["list"],
                       protocol="2clips-1crop", scale_size=FRAME, average=average,
@@ -72,10 +72,13 @@ def test_twice_sample_averages_both_clips(data, average):
     crop = (4, 4, SIZE)
     a = np.asarray(data["online"](independent_clips(data, "centre", crop), training=False))
     b = np.asarray(data["online"](independent_clips(data, "start", crop), training=False))
-    if average == "softmax":
-        a = np.exp(a) / np.exp(a).sum(axis=1, keepdims=True)
-        b = np.exp(b) / np.exp(b).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(result["scores"], (a + b) / 2, rtol=1e-4, atol=1e-4)
+    def softmax(x):
+        return np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+
+    if average == "probabilities":
+        a, b = softmax(a), softmax(b)
+    expect = softmax((a + b) / 2) if average == "logits-softmax" else (a + b) / 2
+    np.testing.assert_allclose(result["scores"], expect, rtol=1e-4, atol=1e-4)
     assert result["protocol"]["views"] == 2
 
 

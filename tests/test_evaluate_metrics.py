@@ -78,9 +78,15 @@ def test_view_averaging_logits_and_softmax():
     np.testing.assert_allclose(average_views(views, "logits"), [[1.0, 0.5]])
     p1 = np.exp([2.0, 0.0]) / np.exp([2.0, 0.0]).sum()
     p2 = np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum()
-    np.testing.assert_allclose(average_views(views, "softmax")[0], (p1 + p2) / 2)
-    with pytest.raises(ValueError, match="average must be one of"):
+    np.testing.assert_allclose(average_views(views, "probabilities")[0], (p1 + p2) / 2)
+    # the reference's --softmax: mean of the views' logits, then softmax
+    m = np.array([1.0, 0.5])
+    np.testing.assert_allclose(average_views(views, "logits-softmax")[0],
+                               np.exp(m) / np.exp(m).sum())
+    with pytest.raises(ValueError, match="`average` must be one of"):
         average_views(views, "max")
+    with pytest.raises(ValueError, match="now 'probabilities'.*'logits-softmax'"):
+        average_views(views, "softmax")
 
 
 def test_protocols():
@@ -99,8 +105,11 @@ def test_protocols():
     assert resolve_protocol("5clips-1crop").views == 5
     with pytest.raises(ValueError, match="Unknown test protocol 'bogus'.*center, dense"):
         resolve_protocol("bogus")
-    with pytest.raises(ValueError, match="num_crops must be 1 or 3"):
+    with pytest.raises(ValueError, match=r"`num_crops` must be one of \(1, 3, 5, 10\)"):
         resolve_protocol("center", num_crops=2)
+    ten = resolve_protocol("2clips-10crops-fullres")
+    assert (ten.num_clips, ten.num_crops, ten.full_res, ten.views) == (2, 10, True, 20)
+    assert resolve_protocol("center", num_crops=5).views == 5
     # full resolution: short side 256 for a 224 model, unless given
     assert eval_size(224, dense) == 256
     assert eval_size(224, center) == 224

@@ -25,7 +25,8 @@ LABELS = ["a", "b", "c", "d", "e"]
 
 def write_model(folder: Path, name: str, flatbuffer: bytes, *, mode: str = "streaming",
                 shift: str = "unidirectional", stride: float = 2.0,
-                stride_seconds: float | None = None) -> Path:
+                stride_seconds: float | None = None, labels: list[str] = LABELS,
+                input_size: int = 32, num_segments: int = FRAMES) -> Path:
     """``name.tflite`` + ``name.json`` (the sidecar contract, filled from the interpreter)."""
     path = folder / f"{name}.tflite"
     path.write_bytes(flatbuffer)
@@ -34,13 +35,13 @@ def write_model(folder: Path, name: str, flatbuffer: bytes, *, mode: str = "stre
     sidecar = {
         "format": "tsm_tf.sidecar", "version": 1,
         "model": {"name": name, "mode": mode, "arch": "resnet_tiny", "shift": shift,
-                  "num_classes": len(LABELS), "num_segments": FRAMES,
+                  "num_classes": len(labels), "num_segments": num_segments,
                   "frames_per_step": session.frames_per_step},
-        "labels": LABELS,
+        "labels": list(labels),
         "input": {"name": frame.name, "shape": list(frame.shape), "dtype": frame.dtype.name,
                   "quantization": frame.quantization, "color": "RGB",
                   "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-        "preprocess": preprocess_spec_for(32),
+        "preprocess": preprocess_spec_for(input_size),
         "output": {"name": "logits", "shape": list(session.logits.shape),
                    "dtype": session.logits.dtype.name,
                    "quantization": session.logits.quantization},
@@ -58,8 +59,8 @@ def write_model(folder: Path, name: str, flatbuffer: bytes, *, mode: str = "stre
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    from tsm_tf.demo import calibration_frames
     from tsm_tf.export import convert_to_tflite
+    from tsm_tf.export.calibrate import calibration_frames
     from tsm_tf.models import StreamingTSM
 
     folder = tmp_path_factory.mktemp("runtime_models")
@@ -117,6 +118,18 @@ def test_recognizer_on_uint8_frames_equals_keras_offline(models):
     # reset: the same clip again gives the same logits
     recognizer.reset()
     np.testing.assert_allclose(np.stack([recognizer(f).logits for f in frames]), got, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_rgb_frames_give_what_the_same_bgr_frames_give(models):
+    frames = uint8_clip(seed=8)
+    bgr = Recognizer.from_file(models["int8"], smoothing="none")
+    rgb = Recognizer.from_file(models["int8"], smoothing="none", color="rgb")
+    a = np.stack([bgr(f).logits for f in frames])
+    b = np.stack([rgb(np.ascontiguousarray(f[..., ::-1])).logits for f in frames])
+    np.testing.assert_array_equal(a, b)
+    rgb.reset()  # the same frames read with the wrong channel order give other logits
+    assert not np.array_equal(a, np.stack([rgb(f).logits for f in frames]))
 
 
 @pytest.mark.slow
@@ -256,3 +269,54 @@ def test_runtime_imports_without_tensorflow():
                          check=False, cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['ai_edge_litert']"
+
+
+@pytest.fixture(scope="module")
+def variants(models):
+    """float16, dynamic-range, and int8 with uint8 / float32 boundaries, from the same model."""
+    from tsm_tf.export import convert_to_tflite
+    from tsm_tf.export.calibrate import calibration_frames
+    from tsm_tf.models import StreamingTSM
+
+    streaming = StreamingTSM.from_model(models["keras"])
+    clips = np.concatenate([video(seed=100 + i) for i in range(4)])
+    calibration = calibration_frames(streaming, clips)
+    built = {
+        "float16": convert_to_tflite(streaming, quantization="float16"),
+        "dynamic": convert_to_tflite(streaming, quantization="dynamic"),
+        "int8_uint8_io": convert_to_tflite(streaming, quantization="int8",
+                                           representative_data=calibration, io="uint8"),
+        "int8_float_io": convert_to_tflite(streaming, quantization="int8",
+                                           representative_data=calibration, io="float32"),
+    }
+    return {name: write_model(models["folder"], name, fb) for name, fb in built.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, input_dtype, tolerance", [
+    ("float16", "float32", 0.01), ("dynamic", "float32", 0.1),
+    ("int8_uint8_io", "uint8", 0.2), ("int8_float_io", "float32", 0.2)])
+def test_every_precision_and_boundary_type_streams(models, variants, name, input_dtype,
+                                                   tolerance):
+    from tsm_tf.export import LiteRTModel
+
+    frames = uint8_clip(seed=6)
+    recognizer = Recognizer.from_file(variants[name], smoothing="none")
+    assert recognizer.session.frame.dtype == np.dtype(input_dtype)
+    ours = np.stack([recognizer(f).logits for f in frames])
+    # the same model fed by name through the signature runner, caches passed by hand
+    runner = LiteRTModel(variants[name])
+    states = {p.input.name: p.input.to_float(p.input.zeros()) for p in recognizer.session.states}
+    spec = {"dtype": "float32", "quantization": None}
+    reference = []
+    for frame in frames:
+        image = preprocess_frame(frame, spec, preprocess_spec_for(32))[None]
+        out = runner({"image": image, **states})
+        states = {n: out[n] for n in states}
+        reference.append(out["logits"][0])
+    if input_dtype == "float32":
+        np.testing.assert_allclose(ours, np.stack(reference), atol=1e-5)
+    else:  # uint8 input: the runner quantizes the same float frame the same way
+        np.testing.assert_array_equal(ours, np.stack(reference))
+    expected = keras_logits_of_frames(models["keras"], frames)
+    assert np.abs(ours - expected).max() < tolerance * (expected.max() - expected.min())

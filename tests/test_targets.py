@@ -14,7 +14,6 @@ from tsm_tf.export.targets import (
     load_target,
     load_targets,
     recipe_table_markdown,
-    resolve_options,
 )
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "edgetpu.md"
@@ -53,16 +52,10 @@ def test_load_target_returns_a_copy():
     assert load_target("host")["threads"] == 2
 
 
-def test_overrides_apply_but_edgetpu_refuses_what_it_cannot_run():
-    resolved = resolve_options("host", {"quantization": "int8", "io": "uint8", "mode": None})
-    assert resolved == {**load_target("host"), "quantization": "int8", "io": "uint8"}
-    assert resolve_options("edgetpu", {"io": "int8"})["io"] == "int8"
-    with pytest.raises(ValueError, match="needs mode in \\['streaming'\\]"):
-        resolve_options("edgetpu", {"mode": "offline"})
-    with pytest.raises(ValueError, match="needs quantization in \\['int8'\\]"):
-        resolve_options("edgetpu", {"quantization": "float16"})
-    with pytest.raises(ValueError, match="io 'uint8' needs quantization int8"):
-        resolve_options("note8", {"quantization": "float16"})  # recipe io uint8 stays
+def test_edgetpu_requires_what_it_cannot_run_without():
+    requires = load_target("edgetpu")["requires"]
+    assert requires == {"quantization": ["int8"], "io": ["uint8", "int8"], "mode": ["streaming"]}
+    assert all("requires" not in load_target(name) for name in ("host", "note8", "pixel1"))
 
 
 def write_recipes(tmp_path, recipes):

@@ -27,20 +27,6 @@ def _say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def calibration_frames(streaming, clips: np.ndarray):
-    """Int8 calibration as at run time: frames in order, states carried from frame to frame."""
-
-    def generate():
-        for clip in clips:
-            states = streaming.init_states()
-            for frame in clip:
-                image = frame[None]
-                yield {streaming.frame_input_name: image, **states}
-                _, states = streaming.step(image, states)
-
-    return generate
-
-
 def frame_latency_ms(session, clip: np.ndarray, repeats: int) -> float:
     """Median ms per frame of a streaming session: the model call and the cache hand-over."""
     session.reset_states()
@@ -63,6 +49,7 @@ def run_demo(out_dir: str | os.PathLike, *, epochs: int | None = None, num_train
     from tsm_tf.data.synthetic import SYNTHETIC_CLASSES, generate_synthetic_dataset
     from tsm_tf.evaluate import evaluate
     from tsm_tf.export import convert_to_tflite, float32_tensor_ops
+    from tsm_tf.export.calibrate import calibration_frames
     from tsm_tf.io_utils import atomic_write_bytes, atomic_write_json
     from tsm_tf.models import StreamingTSM
     from tsm_tf.profile import model_cost

@@ -6,28 +6,54 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 
 import numpy as np
 
+TEMP_MARK = ".tsmtf-"  # in every temporary file name this module creates
 
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+
+def temp_path_for(path: str | os.PathLike, suffix: str = ".tmp") -> str:
+    """A fresh temporary name beside ``path``:
+    ``.<name>.tsmtf-<pid>-<token><suffix>`` (hidden, recognisable by :func:`is_temp_file`)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    name = f".{os.path.basename(path)}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+    return os.path.join(folder, name)
+
+
+_TEMP_RE = re.compile(r"^\..+" + re.escape(TEMP_MARK) + r"(\d+)-[0-9a-f]{8}\.[A-Za-z0-9]+$")
+
+
+def is_temp_file(path: str | os.PathLike) -> bool:
+    """True for a temporary file written by this module (and left behind by a killed run)."""
+    return _TEMP_RE.match(os.path.basename(os.fspath(path))) is not None
+
+
+def _create_exclusive(tmp: str) -> None:
+    # Mode 0o666 through os.open: the kernel applies the process umask itself, so the file gets
+    # the same permissions as a plain open() would, without reading (or changing) the umask.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    os.close(fd)
 
 
 def _replace_from_temp(path: str | os.PathLike, write, suffix: str = ".tmp") -> str:
     """Create a temp file beside ``path``, let ``write(temp_path)`` fill it, then rename."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=suffix)
-    os.close(fd)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    for _ in range(100):
+        tmp = temp_path_for(path, suffix)
+        try:
+            _create_exclusive(tmp)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions of a 32-bit token
+        raise FileExistsError(f"cannot create a temporary file beside {path}")
     try:
         write(tmp)
-        os.chmod(tmp, _umask_mode())  # mkstemp creates 0600 files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -77,4 +103,6 @@ def atomic_write_json(path: str | os.PathLike, data: dict, indent: int = 2) -> s
 
 def save_model_atomic(model, path: str | os.PathLike) -> str:
     """``model.save(path)`` (a ``.keras`` file) through a temp file in the same folder."""
+    if not os.fspath(path).endswith(".keras"):
+        raise ValueError(f"A Keras model file must end with .keras. Received: {os.fspath(path)}")
     return _replace_from_temp(path, model.save, suffix=".keras")

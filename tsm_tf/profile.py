@@ -52,6 +52,7 @@ def model_cost(model) -> dict:
     """``{"params": trainable parameters, "macs": multiply-adds per clip}`` of a TSM model.
 
     Example:
+        >>> from tsm_tf.models import create_model
         >>> cost = model_cost(create_model("tsm_resnet50", num_classes=400))
         >>> round(cost["macs"] / 1e9)  # 33G for 8 frames at 224x224, as in the paper
         33

@@ -3,9 +3,9 @@
 Needs neither TensorFlow nor LiteRT: the flatbuffer is read with the ``tflite`` schema package
 and written by hand (see ``embed_metadata``).
 
-Example:
-    >>> sidecar = read_sidecar("jester/online_tsm_int8.tflite")
-    >>> sidecar["labels"][:2], [s["input"] for s in sidecar["states"]][:1]
+Example (needs a model file, so not run as a doctest)::
+    sidecar = read_sidecar("jester/online_tsm_int8.tflite")
+    sidecar["labels"][:2], [s["input"] for s in sidecar["states"]][:1]
 """
 
 from __future__ import annotations

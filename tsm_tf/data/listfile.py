@@ -10,9 +10,14 @@ Two formats, the same samples:
 Paths may contain spaces: the numbers are taken from the right. Blank lines and lines starting
 with ``#`` are ignored.
 
-Example:
-    >>> recs = read_list_file("train.txt", root="/data/frames", num_classes=174)
-    >>> recs[0]
+Where files are looked up (:func:`resolve_list_path`, :func:`read_list_file`): the list file
+itself as written (absolute, or relative to the working directory), else, when relative, under
+``root``; the clip paths inside it are joined to ``root`` (as written when there is no root).
+
+Example (``train.txt`` and its frame folders are the user's data, hence skipped)::
+
+    >>> recs = read_list_file("train.txt", root="/data/frames", num_classes=174)  # doctest: +SKIP
+    >>> recs[0]  # doctest: +SKIP
     VideoRecord(path='/data/frames/1', num_frames=47, label=12, line=1, source='train.txt')
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from tsm_tf.data.errors import DataError, ErrorLog, check_on_error
 from tsm_tf.io_utils import atomic_write_text
@@ -49,6 +55,29 @@ class VideoRecord:
 
 def is_video_path(path: str) -> bool:
     return path.lower().endswith(VIDEO_EXTENSIONS)
+
+
+def resolve_list_path(list_file: str | os.PathLike, root: str | os.PathLike | None = None,
+                      *, flag: str = "list_file") -> Path:
+    """The list file a user named: ``list_file`` as written (absolute, or relative to the
+    working directory), else ``root / list_file`` when it is relative and ``root`` is given.
+
+    Raises:
+        DataError: neither exists; the message shows every candidate that was tried.
+    """
+    path = Path(list_file)
+    if path.is_file():
+        return path
+    tried = [f"{path.absolute()} (from the working directory)"]
+    if root is not None and not path.is_absolute():
+        under = Path(root) / path
+        if under.is_file():
+            return under
+        tried.append(f"{under.absolute()} (under the root {root})")
+    hint = ("" if root is not None or path.is_absolute()
+            else "; a list inside the dataset folder is also found with --root")
+    raise DataError(f"{flag} {os.fspath(list_file)}: list file not found: tried "
+                    f"{' and '.join(tried)}{hint}", kind="missing_list")
 
 
 def _parse_int(tok: str) -> int | None:
@@ -97,7 +126,7 @@ def read_list_file(
     """Read a list file into :class:`VideoRecord` s (paths joined with ``root``).
 
     Args:
-        path: list file.
+        path: list file (see :func:`resolve_list_path`: as written, else under ``root``).
         root: directory the relative paths start from (default: the paths as written).
         fmt: ``"auto"``, ``"frames"`` or ``"video"``.
         num_classes: when given, labels outside ``[0, num_classes)`` are errors.
@@ -115,8 +144,7 @@ def read_list_file(
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}. Received: fmt={fmt!r}")
     log = error_log if error_log is not None else ErrorLog()
-    if not os.path.isfile(path):
-        raise DataError(f"list file not found: {path}", kind="missing_list")
+    path = os.fspath(resolve_list_path(path, root))
     records: list[VideoRecord] = []
     with open(path, encoding="utf-8") as f:
         for lineno, raw in enumerate(f, start=1):

@@ -11,10 +11,13 @@ Output of :func:`build_dataset`:
 - ``num_clips * num_crops = V > 1`` views: ``(clips [N, V, T, S, S, 3], labels [N])``,
   views ordered clip-major (clip 0 crops 0..C-1, clip 1 ...).
 
-Example:
-    >>> ds = build_dataset("something_v1", root="/data/sth1", list_file="train.txt",
-    ...                    num_segments=8, batch_size=8, training=True, seed=0)
-    >>> ds.steps_per_epoch, ds.records[0].path
+Example (``/data/sth1`` stands for the user's copy of Something-Something V1, hence
+skipped)::
+
+    >>> ds = build_dataset("something_v1", root="/data/sth1",  # doctest: +SKIP
+    ...                    list_file="train.txt", num_segments=8, batch_size=8,
+    ...                    training=True, seed=0)
+    >>> ds.steps_per_epoch, ds.records[0].path  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD
+from tsm_tf.common.validation import check_choice
 from tsm_tf.data.decode import (
     FRAME_COUNTS,
     FrameCountCache,
@@ -36,10 +41,10 @@ from tsm_tf.data.decode import (
 )
 from tsm_tf.data.errors import DataError, ErrorLog, check_on_error
 from tsm_tf.data.listfile import VideoRecord, read_list_file
-from tsm_tf.data.registry import DatasetSpec, get_dataset_spec
+from tsm_tf.data.registry import DatasetSpec, resolve_spec
 from tsm_tf.data.sampling import sample_indices
 from tsm_tf.data.tfrecord import count_records, is_tfrecord_source, resolve_shards
-from tsm_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, train_transform
+from tsm_tf.data.transforms import CROP_CHOICES, eval_transform, train_transform
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,8 @@ class ClipLoader:
     on_error: str = "skip"
     errors: ErrorLog = field(default_factory=ErrorLog)
     frame_counts: FrameCountCache = field(default_factory=lambda: FRAME_COUNTS)
+    # evaluation: the error of each record index that could not be loaded
+    failures: dict[int, DataError] = field(default_factory=dict)
 
     # -- pieces -------------------------------------------------------------------------
     def sample(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -155,6 +162,8 @@ class ClipLoader:
                 return clip, np.int32(label), True
             except Exception as e:  # noqa: BLE001 - every failure is reported the same way
                 err = self._error(e, rec)
+                if not self.cfg.training:
+                    self.failures[i] = err
                 self.errors.handle(err, self.on_error)
                 log.warning("skipping clip: %s", err)
                 i = int(rng.integers(len(self.records)))
@@ -183,24 +192,31 @@ class ClipLoader:
             return self.empty(), np.int32(-1), False
 
 
+def missing_file_error(record: VideoRecord, template: str) -> DataError | None:
+    """The error of a record whose folder / video file, or last frame, does not exist."""
+    if not os.path.exists(record.path):
+        what = "video file" if record.is_video else "frame folder"
+        return DataError(f"{record.where()}: {what} {record.path} not found (check root= and "
+                         "the list file)", "missing_clip")
+    if not record.is_video:
+        last = os.path.join(record.path, template.format(record.num_frames))
+        if not os.path.isfile(last):
+            return DataError(
+                f"{record.where()}: missing frame file {last} (the list says "
+                f"{record.num_frames} frames; re-extract the clip or fix its frame count)",
+                "missing_frame")
+    return None
+
+
 def _check_files(records: list[VideoRecord], template: str, on_error: str, errors: ErrorLog
                  ) -> list[VideoRecord]:
     """Drop (or raise on) records whose folder / video file, or last frame, does not exist."""
     kept = []
     for r in records:
-        if not os.path.exists(r.path):
-            what = "video file" if r.is_video else "frame folder"
-            errors.handle(DataError(f"{r.where()}: {what} {r.path} not found (check root= and "
-                                    "the list file)", "missing_clip"), on_error)
+        error = missing_file_error(r, template)
+        if error is not None:
+            errors.handle(error, on_error)
             continue
-        if not r.is_video:
-            last = os.path.join(r.path, template.format(r.num_frames))
-            if not os.path.isfile(last):
-                errors.handle(DataError(
-                    f"{r.where()}: missing frame file {last} (the list says {r.num_frames} "
-                    "frames; re-extract the clip or fix its frame count)", "missing_frame"),
-                    on_error)
-                continue
         kept.append(r)
     if not kept:
         raise DataError(f"no clip of the list exists on disk ({errors.report()})", "empty_list")
@@ -227,10 +243,6 @@ def load_records(
     return recs
 
 
-def _resolve_spec(dataset: str | DatasetSpec) -> DatasetSpec:
-    return dataset if isinstance(dataset, DatasetSpec) else get_dataset_spec(dataset)
-
-
 def dataset_size(
     dataset: str | DatasetSpec = "synthetic",
     root: str | None = None,
@@ -244,7 +256,7 @@ def dataset_size(
 
     With an ``input_context``, counts this worker's shard and per-replica batches.
     """
-    spec = _resolve_spec(dataset)
+    spec = resolve_spec(dataset)
     if list_file is None:
         raise ValueError("dataset_size needs list_file")
     if is_tfrecord_source(list_file):
@@ -298,6 +310,7 @@ def build_dataset(
     prefetch: int | None = None,
     shuffle_buffer: int = 512,
     allow_flip: bool | None = None,
+    keep_failed: bool = False,
 ):
     """Build a ``tf.data.Dataset`` of ``(clips, labels)`` batches.
 
@@ -326,26 +339,81 @@ def build_dataset(
             errors in ``"raise"`` mode stop iteration with a ``tf.errors.OpError`` whose
             message holds the DataError text (file and list line).
         allow_flip: override the dataset's flip policy (flips then use its label-swap map).
+        keep_failed: evaluation: yield ``(clips, labels, ok)`` with every clip of the list in
+            order, an unreadable one as zeros with ``ok`` False (its error in
+            ``ds.loader.failures``), instead of dropping it or stopping: the caller decides.
 
     Returns:
         The dataset, with extra attributes ``records`` (list of VideoRecord, None for
         TFRecords), ``num_samples``, ``steps_per_epoch``, ``errors`` (ErrorLog) and ``spec``.
     """
-    import tensorflow as tf
-
     check_on_error(on_error)
-    spec = _resolve_spec(dataset)
+    spec = resolve_spec(dataset)
+    cfg = _clip_config(spec, list_file, num_segments, input_size, batch_size, training, sampling,
+                       num_clips, num_crops, full_res, scale_size, allow_flip)
+    shuffle = training if shuffle is None else shuffle
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    if deterministic and seed is None:
+        seed = 0
+    read = _ReadOptions(
+        seed=seed, shuffle=shuffle, ordered=bool(deterministic or not training),
+        shuffle_buffer=shuffle_buffer, num_parallel_calls=num_parallel_calls,
+        shard=_shard(input_context))
+    errors = ErrorLog()
+    # With keep_failed the loader never raises: unreadable clips come out flagged.
+    loader_on_error = "skip" if keep_failed else on_error
+    if is_tfrecord_source(list_file):
+        loader = ClipLoader(spec, [], cfg, loader_on_error, errors)
+        ds, num_samples = _tfrecord_clips(list_file, loader, read)
+        records = None
+    else:
+        records = load_records(spec, root, list_file, training, on_error, check_files, fmt,
+                               errors)
+        loader = ClipLoader(spec, records, cfg, loader_on_error, errors)
+        ds, num_samples = _list_clips(records, loader, read)
+    per_replica = (batch_size if input_context is None
+                   else input_context.get_per_replica_batch_size(batch_size))
+    ds = _batches(ds, cfg, per_replica, drop_remainder, keep_failed, prefetch, read.ordered,
+                  input_context is not None)
+    ds.records = records
+    ds.num_samples = num_samples
+    ds.steps_per_epoch = (num_samples // per_replica if drop_remainder
+                          else -(-num_samples // per_replica))
+    ds.errors = errors
+    ds.spec = spec
+    ds.loader = loader
+    return ds
+
+
+@dataclass(frozen=True)
+class _ReadOptions:
+    """How clips are read: order, shuffling, parallelism and this worker's shard."""
+
+    seed: int | None
+    shuffle: bool
+    ordered: bool  # evaluation and deterministic runs keep the element order
+    shuffle_buffer: int
+    num_parallel_calls: int | None
+    shard: tuple[int, int] | None  # (number of input pipelines, this pipeline's index)
+
+
+def _shard(input_context) -> tuple[int, int] | None:
+    if input_context is None:
+        return None
+    return input_context.num_input_pipelines, input_context.input_pipeline_id
+
+
+def _clip_config(spec: DatasetSpec, list_file, num_segments: int, input_size: int,
+                 batch_size: int, training: bool, sampling: str | None, num_clips: int,
+                 num_crops: int, full_res: bool, scale_size: int | None,
+                 allow_flip: bool | None) -> ClipConfig:
+    """Check the arguments and resolve what one clip becomes."""
     if list_file is None:
         raise ValueError("build_dataset needs list_file (a list file or TFRecord source). "
                          "For the synthetic set, generate it first (tsm_tf.data.synthetic).")
     if num_segments < 1 or input_size < 8 or batch_size < 1:
         raise ValueError(f"bad sizes: num_segments={num_segments}, input_size={input_size}, "
                          f"batch_size={batch_size}")
-    shuffle = training if shuffle is None else shuffle
-    drop_remainder = training if drop_remainder is None else drop_remainder
-    if deterministic and seed is None:
-        seed = 0
-    ordered = bool(deterministic or not training)  # evaluation keeps the list order
     cfg = ClipConfig(
         num_segments=num_segments, input_size=input_size, training=training,
         sampling=sampling or spec.sampling, num_clips=num_clips, num_crops=num_crops,
@@ -355,96 +423,101 @@ def build_dataset(
     )
     if cfg.sampling not in ("uniform", "dense"):
         raise ValueError(f"sampling must be 'uniform' or 'dense'. Received: {cfg.sampling!r}")
-    if not training and num_crops not in (1, 3):
-        raise ValueError(f"num_crops must be 1 or 3. Received: num_crops={num_crops}")
-    errors = ErrorLog()
-    per_replica = batch_size
-    shard = None
-    if input_context is not None:
-        per_replica = input_context.get_per_replica_batch_size(batch_size)
-        shard = (input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if not training:
+        check_choice("num_crops", num_crops, CROP_CHOICES)
+    return cfg
+
+
+def _load_fn(load, *args):
+    """``tf.numpy_function`` wrapper of a loader entry point -> ``(clip, label, ok)``."""
+    import tensorflow as tf
+
+    return tuple(tf.numpy_function(load, list(args), [tf.uint8, tf.int32, tf.bool],
+                                   stateful=True))
+
+
+def _tfrecord_clips(list_file: str, loader: ClipLoader, read: _ReadOptions):
+    """``(clip, label, ok)`` elements from TFRecord shards, and the number of clips."""
+    import tensorflow as tf
+
+    from tsm_tf.data.tfrecord import parse_example
+
     auto = tf.data.AUTOTUNE
-    npc = num_parallel_calls or auto
-    s, t, v = cfg.out_size, num_segments, cfg.views
+    files, n = resolve_shards(list_file)
+    shard = read.shard
+    fds = tf.data.Dataset.from_tensor_slices(files)
+    shard_records = bool(shard)
+    if shard and len(files) >= shard[0]:
+        fds = fds.shard(*shard)
+        shard_records = False
+    if read.shuffle:
+        fds = fds.shuffle(len(files), seed=read.seed, reshuffle_each_iteration=True)
+    # Shuffled: read up to 4 shards at once. Else one after the other (list order).
+    ds = fds.interleave(tf.data.TFRecordDataset,
+                        cycle_length=min(4, len(files)) if read.shuffle else 1,
+                        num_parallel_calls=auto, deterministic=read.ordered or None)
+    if shard_records:
+        ds = ds.shard(*shard)
+    if read.shuffle:
+        ds = ds.shuffle(read.shuffle_buffer, seed=read.seed, reshuffle_each_iteration=True)
+    ds = ds.map(parse_example, num_parallel_calls=auto, deterministic=read.ordered or None)
+    keys = tf.data.Dataset.random(seed=read.seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((ds, keys)).map(
+        lambda ex, key: _load_fn(loader.load_from_jpegs, ex["frames"], ex["label"],
+                                 ex["path"], key),
+        num_parallel_calls=read.num_parallel_calls or auto,
+        deterministic=read.ordered or None)
+    num_samples = n if n is not None else count_records(files)
+    if shard:
+        num_samples = len(range(shard[1], num_samples, shard[0]))
+    return ds, num_samples
+
+
+def _list_clips(records: list[VideoRecord], loader: ClipLoader, read: _ReadOptions):
+    """``(clip, label, ok)`` elements of a list file's records, and their number."""
+    import tensorflow as tf
+
+    shard = read.shard
+    ids = tf.data.Dataset.range(len(records))
+    if shard:
+        ids = ids.shard(*shard)
+    num_samples = len(range(shard[1], len(records), shard[0])) if shard else len(records)
+    if read.shuffle:
+        ids = ids.shuffle(max(num_samples, 1), seed=read.seed, reshuffle_each_iteration=True)
+    keys = tf.data.Dataset.random(seed=read.seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((ids, keys)).map(
+        lambda i, key: _load_fn(loader.load, i, key),
+        num_parallel_calls=read.num_parallel_calls or tf.data.AUTOTUNE,
+        deterministic=read.ordered or None)
+    return ds, num_samples
+
+
+def _batches(ds, cfg: ClipConfig, per_replica: int, drop_remainder: bool, keep_failed: bool,
+             prefetch: int | None, ordered: bool, distributed: bool):
+    """Shapes, (drop failed clips,) batch, normalise, prefetch, options."""
+    import tensorflow as tf
+
+    s, t, v = cfg.out_size, cfg.num_segments, cfg.views
     out_shape = (v, t, s, s, 3)
 
-    if is_tfrecord_source(list_file):
-        files, n = resolve_shards(list_file)
-        loader = ClipLoader(spec, [], cfg, on_error, errors)
-        records = None
-        fds = tf.data.Dataset.from_tensor_slices(files)
-        if shard and len(files) >= shard[0]:
-            fds = fds.shard(*shard)
-            shard_records = False
-        else:
-            shard_records = bool(shard)
-        if shuffle:
-            fds = fds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-        # Shuffled: read up to 4 shards at once. Else one after the other (list order).
-        ds = fds.interleave(tf.data.TFRecordDataset,
-                            cycle_length=min(4, len(files)) if shuffle else 1,
-                            num_parallel_calls=auto, deterministic=ordered or None)
-        if shard_records:
-            ds = ds.shard(*shard)
-        if shuffle:
-            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        from tsm_tf.data.tfrecord import parse_example
-
-        ds = ds.map(parse_example, num_parallel_calls=auto, deterministic=ordered or None)
-        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-
-        def _load_tfr(ex, key):
-            clip, label, ok = tf.numpy_function(
-                loader.load_from_jpegs, [ex["frames"], ex["label"], ex["path"], key],
-                [tf.uint8, tf.int32, tf.bool], stateful=True)
-            return clip, label, ok
-
-        ds = tf.data.Dataset.zip((ds, keys)).map(_load_tfr, num_parallel_calls=npc,
-                                                 deterministic=ordered or None)
-        num_samples = n if n is not None else count_records(files)
-        if shard:
-            num_samples = len(range(shard[1], num_samples, shard[0]))
-    else:
-        records = load_records(spec, root, list_file, training, on_error, check_files, fmt,
-                               errors)
-        loader = ClipLoader(spec, records, cfg, on_error, errors)
-        ids = tf.data.Dataset.range(len(records))
-        if shard:
-            ids = ids.shard(*shard)
-        num_samples = len(range(shard[1], len(records), shard[0])) if shard else len(records)
-        if shuffle:
-            ids = ids.shuffle(max(num_samples, 1), seed=seed, reshuffle_each_iteration=True)
-        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-
-        def _load(i, key):
-            clip, label, ok = tf.numpy_function(loader.load, [i, key],
-                                                [tf.uint8, tf.int32, tf.bool], stateful=True)
-            return clip, label, ok
-
-        ds = tf.data.Dataset.zip((ids, keys)).map(_load, num_parallel_calls=npc,
-                                                  deterministic=ordered or None)
-
-    def _finish(clip, label, ok):
+    def finish(clip, label, ok):
         clip = tf.ensure_shape(clip, out_shape)
         if v == 1:
             clip = clip[0]  # [T, S, S, 3]
-        return clip, tf.ensure_shape(label, ())
+        return clip, tf.ensure_shape(label, ()), tf.ensure_shape(ok, ())
 
-    ds = ds.filter(lambda clip, label, ok: ok).map(_finish)
-    ds = ds.batch(per_replica, drop_remainder=drop_remainder)
-    ds = ds.map(_normalize, num_parallel_calls=auto)
-    ds = ds.prefetch(prefetch or auto)
+    if not keep_failed:
+        ds = ds.filter(lambda clip, label, ok: ok)
+    ds = ds.map(finish).batch(per_replica, drop_remainder=drop_remainder)
+    if keep_failed:
+        ds = ds.map(lambda clips, labels, ok: (*_normalize(clips, labels), ok),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda clips, labels, ok: _normalize(clips, labels),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.prefetch(prefetch or tf.data.AUTOTUNE)
     opts = tf.data.Options()
     opts.deterministic = ordered
-    if input_context is not None:
+    if distributed:
         opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    ds = ds.with_options(opts)
-
-    ds.records = records
-    ds.num_samples = num_samples
-    ds.steps_per_epoch = (num_samples // per_replica if drop_remainder
-                          else -(-num_samples // per_replica))
-    ds.errors = errors
-    ds.spec = spec
-    ds.loader = loader
-    return ds
+    return ds.with_options(opts)

@@ -33,13 +33,13 @@ import os
 import random
 import shutil
 import sys
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from tsm_tf.common.progress import Progress
 from tsm_tf.data.annotations import AnnotatedClip, read_annotations
 from tsm_tf.data.errors import DataError
 from tsm_tf.data.registry import get_dataset_spec
@@ -61,28 +61,20 @@ class Report:
     failed: list[dict] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"[{self.stage}] {self.done + self.skipped + len(self.failed)}/{self.total} "
+        return (f"[{self.stage}] {self.processed}/{self.total} "
                 f"clips: done {self.done}, skipped {self.skipped}, failed {len(self.failed)}")
 
     def as_dict(self) -> dict:
         return {"total": self.total, "done": self.done, "skipped": self.skipped,
                 "failed": len(self.failed), "failures": self.failed}
 
+    @property
+    def processed(self) -> int:
+        return self.done + self.skipped + len(self.failed)
 
-class Progress:
-    """A progress line on stderr, at most every ``every`` seconds (and at the end)."""
-
-    def __init__(self, report: Report, every: float = 1.0, stream=None):
-        self.report, self.every, self.stream = report, every, stream or sys.stderr
-        self.t0 = self.last = time.monotonic()
-
-    def tick(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self.last >= self.every:
-            n = self.report.done + self.report.skipped + len(self.report.failed)
-            rate = n / max(now - self.t0, 1e-9)
-            print(f"{self.report.line()} ({rate:.1f} clips/s)", file=self.stream, flush=True)
-            self.last = now
+    def progress(self) -> Progress:
+        """A progress line of this stage (clips per second), at most every second."""
+        return Progress(self.total, unit="clips", every=1.0, describe=self.line)
 
 
 # -- per-clip work (runs in worker processes; OpenCV only) ----------------------------------
@@ -198,7 +190,7 @@ def run_extract(clips: list[AnnotatedClip], videos_dir: str, frames_dir: str, te
         os.makedirs(os.path.dirname(out_dir), exist_ok=True)
         jobs.append((c.clip_id, os.path.join(videos_dir, c.source), out_dir, template,
                      short_side, quality))
-    prog = Progress(report)
+    prog = report.progress()
     for clip_id, status, n, msg in _imap(pool, extract_frames, jobs):
         if status == "failed" or n == 0:
             report.failed.append({"clip": clip_id, "reason": msg or "no frames"})
@@ -209,8 +201,8 @@ def run_extract(clips: list[AnnotatedClip], videos_dir: str, frames_dir: str, te
                 report.done += 1
             else:
                 report.skipped += 1
-        prog.tick()
-    prog.tick(force=True)
+        prog.update(report.processed)
+    prog.update(report.processed, force=True)
     return report, counts
 
 
@@ -226,7 +218,7 @@ def run_tfrecords(items: list[tuple[str, int, str]], out_dir: str, subset: str, 
     n_shards = min(n_shards, max(1, len(order)))
     os.makedirs(out_dir, exist_ok=True)
     shards = []
-    prog = Progress(report)
+    prog = report.progress()
     for s in range(n_shards):
         part = order[s * len(order) // n_shards:(s + 1) * len(order) // n_shards]
         name = shard_name(subset, s, n_shards)
@@ -250,7 +242,7 @@ def run_tfrecords(items: list[tuple[str, int, str]], out_dir: str, subset: str, 
                 else:
                     report.done += 1
                     yield cid, label, blobs
-                prog.tick()
+                prog.update(report.processed)
 
         results = (pool.imap(clip_jpegs, jobs, chunksize=1) if pool is not None
                    else map(clip_jpegs, jobs))
@@ -258,7 +250,7 @@ def run_tfrecords(items: list[tuple[str, int, str]], out_dir: str, subset: str, 
         atomic_write_text(meta_path, json.dumps({"num_clips": n, "failed": failed}) + "\n")
         shards.append({"file": name, "num_clips": n})
     write_index(os.path.join(out_dir, f"{subset}-index.json"), shards, subset=subset)
-    prog.tick(force=True)
+    prog.update(report.processed, force=True)
     return report
 
 

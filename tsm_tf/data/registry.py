@@ -28,6 +28,18 @@ SSV2_FLIP_LABEL_MAP = {86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}
 _TEST_PROTOCOL_RE = re.compile(r"^(\d+)clips?-(\d+)crops?(-fullres)?$")
 
 
+def parse_test_protocol(text: str) -> tuple[int, int, bool] | None:
+    """``"{clips}clips-{crops}crops[-fullres]"`` -> ``(num_clips, num_crops, full_res)``, or
+    None when ``text`` does not have that form.
+
+    Example:
+        >>> parse_test_protocol("10clips-3crops-fullres"), parse_test_protocol("center")
+        ((10, 3, True), None)
+    """
+    m = _TEST_PROTOCOL_RE.match(text)
+    return (int(m.group(1)), int(m.group(2)), bool(m.group(3))) if m else None
+
+
 def _recipe(**kw: Any) -> dict[str, Any]:
     base = {
         "epochs": 50,
@@ -112,13 +124,13 @@ class DatasetSpec:
 
     def test_views(self) -> tuple[int, int, bool]:
         """``(num_clips, num_crops, full_res)`` of the test protocol."""
-        m = _TEST_PROTOCOL_RE.match(self.test_protocol)
-        if not m:
+        views = parse_test_protocol(self.test_protocol)
+        if views is None:
             raise ValueError(
                 "test_protocol must look like '10clips-3crops-fullres' or '1clip-1crop'. "
                 f"Received: test_protocol={self.test_protocol!r}"
             )
-        return int(m.group(1)), int(m.group(2)), bool(m.group(3))
+        return views
 
     def frame_name(self, index: int) -> str:
         """File name of frame ``index`` (1-based)."""
@@ -202,6 +214,41 @@ _SPECS: dict[str, DatasetSpec] = {
 }
 
 _CUSTOM_DEFAULTS = {"name": "custom", "recipe": _recipe(weight_decay=1e-4)}
+
+
+DEFAULT_FRAME_TEMPLATE = "img_{:05d}.jpg"  # a custom dataset's frame names unless told
+
+
+def resolve_spec(
+    dataset: str | DatasetSpec | None = "custom",
+    *,
+    num_classes: int | None = None,
+    frame_template: str | None = None,
+    default_num_classes: int | None = None,
+) -> DatasetSpec:
+    """The spec that user arguments name: a ``DatasetSpec`` passes through; ``"custom"`` (or
+    None) takes ``num_classes`` (else ``default_num_classes``, e.g. the model's) and
+    ``frame_template`` (else ``img_{:05d}.jpg``); a registry name takes them as overrides.
+
+    Example:
+        >>> resolve_spec("custom", default_num_classes=8).frame_template
+        'img_{:05d}.jpg'
+        >>> resolve_spec("jester").num_classes
+        27
+    """
+    if isinstance(dataset, DatasetSpec):
+        return dataset
+    overrides: dict[str, Any] = {}
+    if frame_template:
+        overrides["frame_template"] = frame_template
+    if num_classes:
+        overrides["num_classes"] = int(num_classes)
+    if (dataset or "custom") == "custom":
+        if "num_classes" not in overrides and default_num_classes is not None:
+            overrides["num_classes"] = int(default_num_classes)
+        overrides.setdefault("frame_template", DEFAULT_FRAME_TEMPLATE)
+        return get_dataset_spec("custom", **overrides)
+    return get_dataset_spec(dataset, **overrides)
 
 
 def list_datasets() -> list[str]:

@@ -363,8 +363,10 @@ def generate_synthetic_dataset(
     seed, written, skipped, seconds, train_list, val_list``.
 
     Example:
-        >>> s = generate_synthetic_dataset("/tmp/synth", num_train=16, num_val=8, num_frames=8,
-        ...                                size=32, verbose=False)
+        >>> import tempfile
+        >>> out = tempfile.mkdtemp()
+        >>> s = generate_synthetic_dataset(out, num_train=16, num_val=8, num_frames=8,
+        ...                                size=32, workers=1, verbose=False)
         >>> open(s["train_list"]).readline().split()
         ['frames/train_00000', '8', '0']
     """

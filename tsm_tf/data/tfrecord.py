@@ -8,8 +8,10 @@ A shard set is described by an index JSON written next to the shards::
     {"format": "tsm_tf.tfrecord.v1", "num_clips": 120,
      "shards": [{"file": "train-00000-of-00004.tfrecord", "num_clips": 30}, ...]}
 
-Example:
-    >>> write_shard("train-00000-of-00001.tfrecord", [("clip0", 3, [jpeg1, jpeg2])])
+Example (``jpeg1``, ``jpeg2``: encoded frames, e.g. from ``cv2.imencode``; skipped)::
+
+    >>> write_shard("train-00000-of-00001.tfrecord",  # doctest: +SKIP
+    ...             [("clip0", 3, [jpeg1, jpeg2])])
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ One random draw per clip (every frame gets the same crop and flip), as in the re
   height chosen independently with at most one step of aspect distortion, crop sides within
   3 px of the input size snapped to it, 13 fixed positions), resized to the input size;
   optional horizontal flip.
-- Evaluation: resize the short side to ``scale_size`` then a centre crop; 3 crops
-  (left/centre/right along the long side); ``full_res`` crops ``scale_size`` squares.
+- Evaluation (the reference test script's views): resize the short side to ``scale_size``,
+  then 1 centre crop; 3 crops (left, right, centre along the long side, vertically centred);
+  5 crops (four corners and centre); 10 crops (those five, each followed by its horizontal
+  flip). ``full_res`` crops ``scale_size`` squares instead of ``input_size`` ones.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -20,11 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401
+
 # The evaluation protocol's per-frame core lives in the TF-free runtime, shared with the
 # streaming recognizer (one implementation); re-exported here for the data pipeline.
 from tsm_tf.runtime.preprocess import (  # noqa: F401
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     center_crop_box,
     normalize,
     short_side_size,
@@ -32,6 +34,7 @@ from tsm_tf.runtime.preprocess import (  # noqa: F401
 from tsm_tf.runtime.preprocess import resize_image as _resize
 
 MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
+CROP_CHOICES = (1, 3, 5, 10)  # evaluation crops per clip
 
 
 def fixed_crop_offsets(
@@ -99,10 +102,33 @@ def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
 
 
 def three_crop_boxes(image_w: int, image_h: int, crop: int) -> list[tuple[int, int, int, int]]:
-    """Left, right and centre crops along the long side, vertically centred (full-res test)."""
+    """Left, right and centre crops along the long side, vertically centred (the reference's
+    3-crop test, also used at full resolution)."""
     ws = (image_w - crop) // 4
     hs = (image_h - crop) // 4
     return [(0, 2 * hs, crop, crop), (4 * ws, 2 * hs, crop, crop), (2 * ws, 2 * hs, crop, crop)]
+
+
+def five_crop_boxes(image_w: int, image_h: int, crop: int) -> list[tuple[int, int, int, int]]:
+    """Upper left, upper right, lower left, lower right and centre (the reference's
+    over-sampling positions, steps of a quarter of the free space)."""
+    return [(x, y, crop, crop)
+            for x, y in fixed_crop_offsets(image_w, image_h, crop, crop, more_fix_crop=False)]
+
+
+def eval_crop_views(image_w: int, image_h: int, crop: int, num_crops: int
+                    ) -> list[tuple[tuple[int, int, int, int], bool]]:
+    """``[(box, flipped), ...]`` of the evaluation views, in the reference's order (10 crops:
+    each of the five boxes, then its mirror image)."""
+    if num_crops == 1:
+        return [(center_crop_box(image_w, image_h, crop), False)]
+    if num_crops == 3:
+        return [(b, False) for b in three_crop_boxes(image_w, image_h, crop)]
+    if num_crops == 5:
+        return [(b, False) for b in five_crop_boxes(image_w, image_h, crop)]
+    if num_crops == 10:
+        return [(b, f) for b in five_crop_boxes(image_w, image_h, crop) for f in (False, True)]
+    raise ValueError(f"num_crops must be one of {CROP_CHOICES}. Received: num_crops={num_crops}")
 
 
 def train_transform(
@@ -129,7 +155,8 @@ def eval_transform(
     num_crops: int = 1,
     full_res: bool = False,
 ) -> np.ndarray:
-    """Resize the short side, then 1 centre crop or 3 crops. ``[T,H,W,3] -> [crops,T,S,S,3]``.
+    """Resize the short side, then the views of :func:`eval_crop_views` (1, 3, 5 or 10).
+    ``[T,H,W,3] -> [crops,T,S,S,3]``.
 
     ``S`` is ``input_size``, or ``scale_size`` with ``full_res`` (as the reference test).
     """
@@ -137,10 +164,8 @@ def eval_transform(
     crop = scale if full_res else input_size
     frames = resize_short_side(frames, scale)
     h, w = frames.shape[1:3]
-    if num_crops == 1:
-        boxes = [center_crop_box(w, h, crop)]
-    elif num_crops == 3:
-        boxes = three_crop_boxes(w, h, crop)
-    else:
-        raise ValueError(f"num_crops must be 1 or 3. Received: num_crops={num_crops}")
-    return np.stack([crop_resize(frames, b, crop, crop) for b in boxes])
+    views = []
+    for box, flipped in eval_crop_views(w, h, crop, num_crops):
+        view = crop_resize(frames, box, crop, crop)  # [T, S, S, 3]
+        views.append(view[:, :, ::-1] if flipped else view)
+    return np.stack(views)

@@ -1,8 +1,8 @@
 """Class activation maps (CAM, Zhou et al. 2016) for the GAP + linear head of TSM/TSN: where in
 each frame the evidence for a class lies (the paper's "network dissection" figures).
 
-For frame features ``F[h, w, c]`` (the input of the ``avgpool`` layer) and the classifier
-``fc`` (kernel ``W[c, k]``, bias ``b[k]``)::
+For frame features ``F[h, w, c]`` (the input of the global pooling, ``TSM.feature_maps_model``)
+and the classifier (``TSM.classifier``: kernel ``W[c, k]``, bias ``b[k]``)::
 
     CAM_k[h, w] = sum_c W[c, k] * F[h, w, c]
     frame logit_k = mean_hw(CAM_k) + b_k       (global average pooling is linear)
@@ -10,8 +10,12 @@ For frame features ``F[h, w, c]`` (the input of the ``avgpool`` layer) and the c
 and the clip logit is the mean of the frame logits over time.
 
 Example:
+    >>> from tsm_tf.models import TSM
+    >>> model = TSM("resnet_tiny", num_classes=4, num_segments=2, input_size=64)
+    >>> clips = np.zeros((2, 2, 64, 64, 3), "float32")
     >>> cams, logits = class_activation_maps(model, clips, class_ids=[3, 1])
-    >>> cams.shape  # [N, T', h, w]
+    >>> cams.shape, logits.shape  # [N, T', h, w], [N, T', K]
+    ((2, 2, 2, 2), (2, 2, 4))
 """
 
 from __future__ import annotations
@@ -20,16 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsm_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-
-
-def feature_model(model):
-    """``clips [N, T, H, W, 3] -> (features [N*T', h, w, C], frame logits [N, T', K])``."""
-    import keras
-
-    features = model.get_layer("avgpool").input
-    return keras.Model(model.inputs[0], [features, model.get_layer("frame_logits").output],
-                       name=f"{model.name}_cam")
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD
 
 
 def class_activation_maps(
@@ -41,12 +36,12 @@ def class_activation_maps(
     class_ids = np.asarray(class_ids, np.int64).reshape(-1)
     if len(class_ids) != len(clips):
         raise ValueError(f"{len(clips)} clips but {len(class_ids)} class ids")
-    features, frame_logits = feature_model(model)(clips, training=False)
+    features, frame_logits = model.feature_maps_model()(clips, training=False)
     frame_logits = np.asarray(frame_logits, np.float32)
     n, t = frame_logits.shape[:2]
     features = np.asarray(features, np.float32)
     features = features.reshape(n, t, *features.shape[1:])  # [N, T', h, w, C]
-    kernel = np.asarray(model.get_layer("fc").kernel, np.float32)  # [C, K]
+    kernel = np.asarray(model.classifier.kernel, np.float32)  # [C, K]
     weights = kernel[:, class_ids].T  # [N, C]
     cams = np.einsum("nthwc,nc->nthw", features, weights)
     return cams, frame_logits
@@ -138,7 +133,7 @@ def write_cam_strips(
     frames = denormalize(clips)  # [N, T, H, W, 3] uint8
     rows_per_model = []
     for m in models:
-        _, frame_logits = feature_model(m)(clips, training=False)
+        _, frame_logits = m.feature_maps_model()(clips, training=False)
         clip_logits = np.asarray(frame_logits, np.float32).mean(axis=1)  # [N, K]
         preds = clip_logits.argmax(axis=1)
         targets = labels if target == "label" else preds

@@ -6,6 +6,10 @@ Examples::
     python -m tsm_tf.test --model tsm_k400.keras --dataset kinetics400 \\
         --root /data/k400/frames --val-list /data/k400/val.txt --json runs/k400.json
 
+    # an ensemble of two models, 1 clip x 10 crops, the reference's --softmax
+    python -m tsm_tf.test --weights tsm_8f.keras tsm_16f.keras --dataset something_v1 \\
+        --root /data/sth1 --val-list val.txt --protocol 1clip-10crops --average logits-softmax
+
     # 1 clip x centre crop, early recognition of an online model, CAMs of TSM next to TSN
     python -m tsm_tf.test --model online.keras --dataset synthetic \\
         --val-list runs/synthetic/val.txt --protocol center --early 0.1,0.2,0.5,1.0 \\
@@ -19,6 +23,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from tsm_tf.common.constants import strip_checkpoint_suffix
+from tsm_tf.data.transforms import CROP_CHOICES
 from tsm_tf.evaluate.protocols import AVERAGE_CHOICES, PROTOCOL_NAMES
 
 
@@ -30,8 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     m = p.add_argument_group("model")
-    m.add_argument("--model", required=True,
-                   help="a .keras model saved by tsm_tf, or a reference checkpoint (.pth.tar)")
+    m.add_argument("--model", "--weights", dest="model", nargs="+", required=True,
+                   metavar="MODEL",
+                   help="a .keras model saved by tsm_tf, or a reference checkpoint (.pth.tar); "
+                        "several: an ensemble, their video scores averaged (each model at its "
+                        "own frames and size, as the reference's --weights A,B)")
     m.add_argument("--compare-model", default=None,
                    help="second model for --cam (e.g. the TSN baseline beside TSM)")
     d = p.add_argument_group("dataset")
@@ -41,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--root", default=None,
                    help="folder the list's paths start from (default: the list's folder)")
     d.add_argument("--val-list", "--list", dest="list_file", default=None,
-                   help="test list file (reference format) or TFRecord source (required, "
+                   help="test list file (reference format) or TFRecord source, looked up "
+                        "from the working directory, then under --root (required, "
                         "except for --dataset synthetic: ROOT/val.txt, ROOT defaulting to "
                         "the generated set, $TSM_TF_CACHE/synthetic or "
                         "~/.cache/tsm_tf/synthetic)")
@@ -51,8 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="custom dataset: frame file name template, e.g. 'img_{:05d}.jpg'")
     d.add_argument("--class-names", default=None,
                    help="text file with one class name per line (default: found automatically)")
-    d.add_argument("--on-error", choices=("skip", "raise"), default="skip",
-                   help="unreadable clips: count and skip them, or stop")
+    d.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                   help="unreadable clips (missing or undecodable): stop with an error naming "
+                        "them, or skip them and report 'N of M clips unreadable' with top-1 over "
+                        "the readable clips and over all (unreadable counted wrong)")
     d.add_argument("--max-videos", type=int, default=None,
                    help="evaluate only the first N videos (quick check)")
     t = p.add_argument_group("protocol")
@@ -60,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"one of {', '.join(PROTOCOL_NAMES)}, or "
                         "'{clips}clips-{crops}crops[-fullres]'")
     t.add_argument("--num-clips", type=int, default=None, help="override: clips per video")
-    t.add_argument("--num-crops", type=int, default=None, choices=(1, 3),
-                   help="override: crops per clip")
+    t.add_argument("--num-crops", type=int, default=None, choices=CROP_CHOICES,
+                   help="override: crops per clip (1 centre; 3 left/right/centre; 5 corners "
+                        "and centre; 10 those and their mirror images)")
     t.add_argument("--full-res", action="store_true", default=None,
                    help="override: evaluate full-resolution crops (short side --scale-size)")
     t.add_argument("--scale-size", type=int, default=None,
@@ -69,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sampling", choices=("uniform", "dense"), default=None,
                    help="override the frame sampling")
     t.add_argument("--average", choices=AVERAGE_CHOICES, default="logits",
-                   help="how views are combined: mean of raw logits (the reference) or softmax")
+                   help="how a model's views are combined: mean of the logits (the reference's "
+                        "default); logits-softmax: softmax of that mean (the reference's "
+                        "--softmax, matters for ensembles); probabilities: mean of the views' "
+                        "softmax")
     t.add_argument("--batch-size", type=int, default=8, help="clips (views) per forward pass")
     o = p.add_argument_group("outputs")
     o.add_argument("--json", default=None, help="write the report as JSON here")
@@ -97,9 +113,8 @@ def default_out_dir(args: argparse.Namespace) -> str:
         return args.out_dir
     if args.json:
         return os.path.dirname(os.path.abspath(args.json))
-    stem = os.path.basename(args.model.rstrip("/"))
-    for suffix in (".keras", ".pth.tar", ".pth", ".tar", ".pt"):
-        stem = stem.removesuffix(suffix)
+    stem = "+".join(strip_checkpoint_suffix(os.path.basename(m.rstrip("/")))
+                    for m in args.model)
     return os.path.join("runs", "test", stem)
 
 
@@ -113,10 +128,14 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError(f"--class-names file {args.class_names} is empty")
     if args.compare_model and not args.cam:
         raise ValueError("--compare-model is used by --cam: pass --cam DIR too")
+    if args.cam and len(args.model) > 1:
+        raise ValueError("--cam draws one model's maps: pass a single --model (and "
+                         "--compare-model for a second one)")
     if args.compare_model and not os.path.exists(args.compare_model):
         raise FileNotFoundError(f"Model file not found: {args.compare_model} (--compare-model)")
+    models = args.model[0] if len(args.model) == 1 else list(args.model)
     result = evaluate(
-        args.model, dataset=args.dataset, root=args.root, list_file=args.list_file,
+        models, dataset=args.dataset, root=args.root, list_file=args.list_file,
         protocol=args.protocol, num_clips=args.num_clips, num_crops=args.num_crops,
         full_res=args.full_res, scale_size=args.scale_size, sampling=args.sampling,
         average=args.average, batch_size=args.batch_size, num_classes=args.num_classes,
@@ -126,7 +145,7 @@ def run(args: argparse.Namespace) -> dict:
     )
     if args.cam:
         result["files"]["cam"] = write_cams(
-            args.model, args.cam, dataset=args.dataset, root=args.root,
+            args.model[0], args.cam, dataset=args.dataset, root=args.root,
             list_file=args.list_file, compare_model=args.compare_model,
             num_clips=args.cam_clips, num_classes=args.num_classes,
             frame_template=args.frame_template, class_names=class_names,
@@ -142,7 +161,7 @@ def run(args: argparse.Namespace) -> dict:
 def default_synthetic_list(args: argparse.Namespace) -> None:
     """``--dataset synthetic`` without ``--val-list``: the set ``python -m tsm_tf.train``
     generates (``--root`` or the cache folder), so a demo run evaluates with no flags."""
-    from tsm_tf.train.config import synthetic_root
+    from tsm_tf.common.paths import synthetic_root
 
     root = synthetic_root(args.root)
     list_file = root / "val.txt"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-REFERENCE_SUFFIXES = (".pth", ".pth.tar", ".tar", ".pt")
+from tsm_tf.common.constants import is_torch_checkpoint_path
 
 
 class ModelMismatchError(ValueError):
@@ -32,7 +32,7 @@ def load_model(path: str | os.PathLike):
     lower = path.lower()
     if lower.endswith(".keras"):
         model = keras.saving.load_model(path, compile=False)
-    elif lower.endswith(REFERENCE_SUFFIXES):
+    elif is_torch_checkpoint_path(path):
         model = _load_reference_checkpoint(path)
     else:
         raise ValueError(

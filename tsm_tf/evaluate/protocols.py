@@ -14,24 +14,46 @@ Named protocols (the paper's):
 ====================  ==========================================================================
 
 A registry-style string ``"{clips}clips-{crops}crops[-fullres]"`` is accepted too, and
-``num_clips`` / ``num_crops`` / ``full_res`` override any protocol.
+``num_clips`` / ``num_crops`` / ``full_res`` override any protocol. Crops per clip are the
+reference test script's: 1 (centre), 3 (left, right, centre along the long side), 5 (four
+corners and centre) or 10 (those five and their mirror images).
+
+Views (and models) are combined by :func:`average_views` / :func:`ensemble`:
+
+====================  ==========================================================================
+``logits``            mean of the views' logits (the reference's default).
+``logits-softmax``    mean of the views' logits, then softmax: the reference's ``--softmax``
+                      (the same ranking for one model; several models are then averaged as
+                      probabilities).
+``probabilities``     mean of the views' softmax probabilities.
+====================  ==========================================================================
 
 Example:
     >>> resolve_protocol("dense").views
     30
+    >>> resolve_protocol("1clip-10crops").views
+    10
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from tsm_tf.common.validation import check_choice
+from tsm_tf.data.registry import parse_test_protocol
+from tsm_tf.data.transforms import CROP_CHOICES
+
 PROTOCOL_NAMES = ("center", "dense", "twice", "dataset")
-_SPEC_RE = re.compile(r"^(\d+)clips?-(\d+)crops?(-fullres)?$")
-AVERAGE_CHOICES = ("logits", "softmax")
+AVERAGE_CHOICES = ("logits", "logits-softmax", "probabilities")
+# Renamed values: what each was, and what to pass now.
+_RENAMED_AVERAGES = {
+    "softmax": "average='softmax' averaged the views' probabilities; it is now "
+               "'probabilities'. The reference's --softmax (mean of the views' logits, then "
+               "softmax) is 'logits-softmax'.",
+}
 
 
 @dataclass(frozen=True)
@@ -50,7 +72,8 @@ class Protocol:
 
     def describe(self) -> str:
         res = "full resolution" if self.full_res else "centre-crop size"
-        crops = "centre crop" if self.num_crops == 1 else f"{self.num_crops} crops"
+        crops = {1: "centre crop", 10: "10 crops (5 and their mirrors)"}.get(
+            self.num_crops, f"{self.num_crops} crops")
         sampling = f", {self.sampling} sampling" if self.sampling else ""
         return f"{self.name}: {self.num_clips} clip(s) x {crops}, {res}{sampling}"
 
@@ -86,14 +109,14 @@ def resolve_protocol(
         proto = _NAMED[key]
     else:
         text = dataset_protocol if key == "dataset" else key
-        m = _SPEC_RE.match(text)
-        if not m:
+        views = parse_test_protocol(text)
+        if views is None:
             raise ValueError(
                 f"Unknown test protocol {name!r}. Accepted: {', '.join(PROTOCOL_NAMES)}, or "
                 "'{clips}clips-{crops}crops[-fullres]' such as '2clips-3crops-fullres'; "
                 "--num-clips / --num-crops / --full-res adjust any of them."
             )
-        proto = Protocol(key, int(m.group(1)), int(m.group(2)), bool(m.group(3)))
+        proto = Protocol(key, *views)
     changes = {
         k: v
         for k, v in dict(num_clips=num_clips, num_crops=num_crops, full_res=full_res,
@@ -103,8 +126,7 @@ def resolve_protocol(
     proto = dataclasses.replace(proto, **changes)
     if proto.num_clips < 1:
         raise ValueError(f"num_clips must be >= 1. Received: {proto.num_clips}")
-    if proto.num_crops not in (1, 3):
-        raise ValueError(f"num_crops must be 1 or 3. Received: {proto.num_crops}")
+    check_choice("num_crops", proto.num_crops, CROP_CHOICES)
     if proto.sampling not in (None, "uniform", "dense"):
         raise ValueError(f"sampling must be 'uniform' or 'dense'. Received: {proto.sampling!r}")
     return proto
@@ -124,17 +146,37 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def check_average(average: str) -> str:
+    """``average`` if it is one of ``AVERAGE_CHOICES``; a renamed value says what to pass."""
+    if average in _RENAMED_AVERAGES:
+        raise ValueError(_RENAMED_AVERAGES[average])
+    check_choice("average", average, AVERAGE_CHOICES)
+    return average
+
+
 def average_views(scores: np.ndarray, average: str = "logits") -> np.ndarray:
-    """``[N, V, K] -> [N, K]``: mean over views of the raw logits (the reference's default)
-    or of the softmax probabilities (``average="softmax"``, the reference's ``--softmax``)."""
-    if average not in AVERAGE_CHOICES:
-        raise ValueError(f"average must be one of {AVERAGE_CHOICES}. Received: {average!r}")
+    """``[N, V, K] -> [N, K]``: one model's score of each video from its views' logits.
+
+    ``"logits"``: mean of the logits; ``"logits-softmax"``: softmax of that mean (the
+    reference's ``--softmax``); ``"probabilities"``: mean of the views' softmax.
+    """
+    check_average(average)
     scores = np.asarray(scores, np.float64)
     if scores.ndim != 3:
         raise ValueError(f"expected view scores [N, V, K]. Received shape {scores.shape}")
-    if average == "softmax":
-        scores = softmax(scores, axis=-1)
-    return scores.mean(axis=1)
+    if average == "probabilities":
+        return softmax(scores, axis=-1).mean(axis=1)
+    mean = scores.mean(axis=1)
+    return softmax(mean, axis=-1) if average == "logits-softmax" else mean
+
+
+def ensemble(model_scores: np.ndarray) -> np.ndarray:
+    """``[M, N, K] -> [N, K]``: the mean of several models' video scores (each from
+    :func:`average_views`), as the reference test script combines its ``--weights``."""
+    model_scores = np.asarray(model_scores, np.float64)
+    if model_scores.ndim != 3:
+        raise ValueError(f"expected model scores [M, N, K]. Received shape {model_scores.shape}")
+    return model_scores.mean(axis=0)
 
 
 def model_at_size(model, size: int | tuple[int, int]):

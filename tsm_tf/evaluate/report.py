@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 
 from tsm_tf.evaluate import early as early_mod
 from tsm_tf.evaluate.plots import save_confusion_matrix, save_early_curve
 from tsm_tf.io_utils import atomic_write_json, atomic_write_text
 
-ARRAY_KEYS = ("scores", "labels", "predictions")
+ARRAY_KEYS = ("scores", "labels", "predictions", "readable", "videos")
+VIDEO_COLUMNS = ("index", "path", "label", "prediction", "correct", "status")
+
+
+def per_video_csv(result: dict) -> str:
+    """One row per list entry (readable or not), in list order, with a ``status`` column."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(VIDEO_COLUMNS)
+    for row in result["videos"]:
+        writer.writerow(["" if row[c] is None else row[c] for c in VIDEO_COLUMNS])
+    return buffer.getvalue()
 
 
 def json_report(result: dict) -> dict:
@@ -30,6 +43,9 @@ def write_report(result: dict, *, out_dir=None, json_path=None) -> dict:
             title=f"{os.path.basename(str(result['model']))} on {result['dataset']}: "
                   f"top-1 {top1:.1f}%",
         )
+        if result.get("videos") is not None:
+            files["per_video"] = atomic_write_text(os.path.join(out_dir, "per_video.csv"),
+                                                   per_video_csv(result))
         if result.get("early"):
             rows = result["early"]["rows"]
             files["early_table"] = atomic_write_text(
@@ -48,15 +64,20 @@ def format_summary(result: dict, max_classes: int = 30) -> str:
     """Human-readable summary: headline metrics, per-class accuracy, early table, files."""
     pct = lambda v: "n/a" if v is None or v != v else f"{100 * v:.2f}%"  # noqa: E731
     proto = result["protocol"]
+    n, bad = result["num_videos"], result.get("num_unreadable", result.get("skipped", 0))
+    unreadable = f", {bad} of {n} clips unreadable" if bad else ""
     lines = [
         f"model:    {result['model']}",
-        f"dataset:  {result['dataset']} ({result['num_videos']} videos, "
-        f"{result['skipped']} skipped)",
+        f"dataset:  {result['dataset']} ({n} videos{unreadable})",
         f"protocol: {proto['name']}: {proto['num_clips']} clip(s) x {proto['num_crops']} "
         f"crop(s), {proto['size']}px, {proto['sampling']} sampling, "
         f"views averaged by {proto['average']}",
-        f"top-1:    {pct(result['top1'])}",
-        f"top-5:    {pct(result['top5'])}",
+        f"top-1:    {pct(result['top1'])}" + (
+            f" over the {n - bad} readable clips; {pct(result.get('top1_all'))} over all {n} "
+            f"({bad} of {n} clips unreadable, counted wrong)" if bad else ""),
+        f"top-5:    {pct(result['top5'])}" + (
+            f" over the readable clips; {pct(result.get('top5_all'))} over all {n}"
+            if bad else ""),
         f"mean class accuracy: {pct(result['mean_class_accuracy'])}",
         "per-class accuracy:",
     ]

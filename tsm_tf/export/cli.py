@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--io", choices=("float32", "int8", "uint8"),
                        help="boundary type of full-integer models (default: the target's, "
                             "else int8)")
+    model.add_argument("--input-size", type=int, help="frame size of a network rebuilt from a "
+                       ".pth checkpoint or preset (default: 224)")
     model.add_argument("--name", help="base name of the files (default SOURCE_MODE[_PRECISION])")
     calib = parser.add_argument_group("calibration (training clips; the report measures "
                                       "agreement on other clips)")
@@ -109,26 +111,36 @@ def _options(args):
         precisions=_precisions(args), mode=args.mode, frames_per_step=args.frames_per_step,
         target=args.target, io=args.io, calib=calib, num_calib=args.num_calib,
         num_report=args.num_report, report_list=args.report_list,
-        qat_epochs=args.qat_epochs, name=args.name, verbose=not args.quiet,
+        qat_epochs=args.qat_epochs, name=args.name, input_size=args.input_size,
+        verbose=not args.quiet,
     )
 
 
 def _compile_for_edgetpu(out_dir: str, verbose: bool):
     def after_write(sidecar: dict, _flatbuffer: bytes) -> None:
         try:
-            from tsm_tf.export.edgetpu import run_compiler
+            from tsm_tf.export import edgetpu
         except ImportError:
             print("Edge TPU compiler step skipped: tsm_tf.export.edgetpu is not installed.")
             return
-        result = run_compiler(sidecar["files"]["tflite"], out_dir)
-        if verbose and result is not None:
-            print(result)
+        tflite = sidecar["files"]["tflite"]
+        try:
+            result = edgetpu.run_compiler(tflite, out_dir)
+        except RuntimeError as error:  # the model is written; the compiler refused it
+            raise ValueError(str(error)) from None
+        if result is None:  # no compiler here: say so and give the command
+            print(edgetpu.compiler_missing_message(tflite, out_dir))
+        elif verbose:
+            print(edgetpu.compiler_summary(result) if isinstance(result, dict) else result)
 
     return after_write
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed in one line
+        return int(exit_.code or 0)
     try:
         options = _options(args)
         from tsm_tf.export.exporter import export_model

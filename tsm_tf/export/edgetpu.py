@@ -89,31 +89,28 @@ class Fallback:
 
 @dataclass(frozen=True)
 class EdgeTpuReport:
-    """The outcome of :func:`check_compatibility`.
+    """The outcome of :func:`check_compatibility` (``dataclasses.asdict`` gives its JSON form).
 
     ``violations`` are the ops that break a rule themselves (all of them, not only the first);
     ``fallbacks`` are every op the CPU would run: the first violation and everything after it.
+    ``compatible``, ``tpu_ops``, ``cpu_ops`` and ``first_unsupported`` follow from those.
     """
 
     num_ops: int
     violations: list[Fallback] = field(default_factory=list)
     fallbacks: list[Fallback] = field(default_factory=list)
+    compatible: bool = field(init=False)
+    tpu_ops: int = field(init=False)
+    cpu_ops: int = field(init=False)
+    first_unsupported: int | None = field(init=False)
 
-    @property
-    def compatible(self) -> bool:
-        return not self.violations
-
-    @property
-    def first_unsupported(self) -> int | None:
-        return self.violations[0].index if self.violations else None
-
-    @property
-    def tpu_ops(self) -> int:
-        return self.num_ops - self.cpu_ops
-
-    @property
-    def cpu_ops(self) -> int:
-        return len({f.index for f in self.fallbacks})
+    def __post_init__(self) -> None:
+        cpu_ops = len({f.index for f in self.fallbacks})
+        object.__setattr__(self, "compatible", not self.violations)
+        object.__setattr__(self, "cpu_ops", cpu_ops)
+        object.__setattr__(self, "tpu_ops", self.num_ops - cpu_ops)
+        object.__setattr__(self, "first_unsupported",
+                           self.violations[0].index if self.violations else None)
 
     def summary(self) -> str:
         """Printable text: the verdict, then one line per op that falls back."""
@@ -128,11 +125,7 @@ class EdgeTpuReport:
 
     def to_dict(self) -> dict:
         """JSON-ready form for the conversion report."""
-        return {"compatible": self.compatible, "num_ops": self.num_ops,
-                "tpu_ops": self.tpu_ops, "cpu_ops": self.cpu_ops,
-                "first_unsupported": self.first_unsupported,
-                "violations": [asdict(v) for v in self.violations],
-                "fallbacks": [asdict(f) for f in self.fallbacks]}
+        return asdict(self)
 
 
 def check_compatibility(flatbuffer: bytes | str | os.PathLike) -> EdgeTpuReport:
@@ -170,7 +163,7 @@ def _op_violations(model: FlatbufferModel, op: OperatorInfo) -> list[Fallback]:
     inputs = [(position, model.tensors[i]) for position, i in enumerate(op.inputs) if i >= 0]
     outputs = [model.tensors[i] for i in op.outputs if i >= 0]
     for tensor in [t for _, t in inputs] + outputs:
-        _check_tensor(tensor, flag)
+        _check_tensor(tensor, flag, boundary=op.name in ("QUANTIZE", "DEQUANTIZE"))
     for position, tensor in inputs:
         if position in parameters and not tensor.constant:
             flag(RULE_CONSTANT, f"input {position} of {op.name} must be a constant, it is computed "
@@ -198,11 +191,13 @@ def _op_violations(model: FlatbufferModel, op: OperatorInfo) -> list[Fallback]:
     return found
 
 
-def _check_tensor(tensor: TensorInfo, flag) -> None:
+def _check_tensor(tensor: TensorInfo, flag, boundary: bool = False) -> None:
     allowed = _PARAMETER_DTYPES if tensor.constant else _ACTIVATION_DTYPES
     if tensor.dtype not in allowed:
-        fix = " (convert with full-integer int8 quantization)" \
-            if tensor.dtype.startswith("float") else ""
+        fix = ""
+        if tensor.dtype.startswith("float"):
+            fix = " (a float model boundary: convert with --io uint8 or int8)" if boundary \
+                else " (convert with full-integer int8 quantization)"
         kind = "constant" if tensor.constant else "activation"
         flag(RULE_INTEGER, f"{kind} tensor is {tensor.dtype}, the Edge TPU needs 8-bit integers"
                            f"{fix}", tensor)
@@ -218,7 +213,7 @@ def _rank_reason(shape: tuple[int, ...]) -> str:
     reason = (f"{len(shape)}-D tensor {list(shape)} has a dimension > 1 outside the innermost "
               "three (the Edge TPU allows rank <= 3, or only the innermost three dimensions > 1)")
     if len(shape) == 5:
-        reason += ("; this is the offline model's 5-D [N,T,H,W,C] clip: export the streaming "
+        reason += ("; a 5-D [N,T,H,W,C] clip, as the offline model takes: export the streaming "
                    "model (--mode streaming) for the Edge TPU")
     elif shape[0] > 1:
         reason += (f"; a batch of {shape[0]}, as when the offline model folds its frames into "
@@ -232,8 +227,8 @@ def _check_concatenation(model: FlatbufferModel, inputs, flag) -> None:
         flag(RULE_CONCAT, f"CONCATENATION of {len(inputs)} inputs with a constant one (a "
                           "constant input is allowed only as the zero padding of 2 inputs)")
     for _, tensor in constants:
-        data = model.tensor_data(tensor.index).astype(np.int64)
-        zero_point = tensor.scale_zero_point[1] if tensor.scale_zero_point else 0
+        data = model.tensor_data(tensor.index).astype(np.float64)
+        zero_point = tensor.scale_zero_point[1] if tensor.scale_zero_point else 0  # real 0
         if np.any(data != zero_point):
             flag(RULE_CONCAT, "constant input of CONCATENATION is not all zeros", tensor)
 
@@ -297,6 +292,13 @@ def run_compiler(tflite_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     return {**parsed, "command": compiler_command(tflite_path, out_dir, compiler), "log": log,
             "compiled_model": str(results[".tflite"]),
             "log_file": str(results[".log"]) if ".log" in results else None}
+
+
+def compiler_summary(result: dict) -> str:
+    """One line for a :func:`run_compiler` result: the op split and the compiled file."""
+    reasons = f" ({'; '.join(result['cpu_reasons'])})" if result.get("cpu_reasons") else ""
+    return (f"edgetpu_compiler {result['compiler_version']}: {result['tpu_ops']} ops on the Edge "
+            f"TPU, {result['cpu_ops']} on the CPU{reasons} -> {result['compiled_model']}")
 
 
 _TABLE_ROW = re.compile(r"^(?P<op>[A-Z][A-Z0-9_]*)\s+(?P<count>\d+)\s+(?P<status>\S.*?)\s*$")
@@ -371,8 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     if compiled is None:
         print(compiler_missing_message(args.model, out_dir))
     else:
-        print(f"edgetpu_compiler {compiled['compiler_version']}: {compiled['tpu_ops']} ops on "
-              f"the Edge TPU, {compiled['cpu_ops']} on the CPU -> {compiled['compiled_model']}")
+        print(compiler_summary(compiled))
     return 0 if report.compatible else 1
 
 

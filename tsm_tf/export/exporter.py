@@ -53,6 +53,7 @@ class ExportOptions:
     report_list: str | None = None
     qat_epochs: int = 1
     name: str | None = None
+    input_size: int | None = None  # checkpoint sources only
     verbose: bool = True
 
 
@@ -153,6 +154,8 @@ def _plan(options: ExportOptions, model) -> tuple[str, list[tuple[str, str]], di
             mode = recipe["mode"]
         else:
             mode = "streaming" if isinstance(model, StreamingTSM) else "offline"
+    if "qat" in precisions:
+        _qat_converter()  # fail now, before any conversion, when the extra is missing
     if options.io is not None and not any(p in FULL_INTEGER for p in precisions):
         raise ExportError(f"--io {options.io} applies to full-integer models: add --int8 or "
                           "--qat (float16, dynamic and float32 models have float32 I/O).")
@@ -239,6 +242,25 @@ def _sampling(source) -> str:
     return "uniform"
 
 
+def _scale_size(preset, config: dict) -> int | None:
+    """The preset's evaluation resize, scaled to this model's input size."""
+    if preset is None:
+        return None
+    return int(round(preset.scale_size * config["input_size"][0] / preset.input_size))
+
+
+def _trained_on(source, data: dict | None) -> bool:
+    """Whether the calibration clips are the model's own training data (so their lengths give
+    the training frame stride)."""
+    if data is None:
+        return False
+    train_list = (source.run_config or {}).get("train_list")
+    if train_list:
+        return Path(train_list).resolve() == Path(data["list_file"]).resolve()
+    dataset = getattr(data["dataset"], "name", data["dataset"])
+    return source.dataset is not None and source.dataset == dataset
+
+
 def _frame_counts(data: dict | None) -> list[int] | None:
     if data is None:
         return None
@@ -251,8 +273,8 @@ def _frame_counts(data: dict | None) -> list[int] | None:
     return counts or None
 
 
-def _convert_qat(source, model_path: Path, data: dict, mode: str, options: ExportOptions,
-                 io: str) -> bytes:
+def _qat_converter():
+    """``tsm_tf.export.qat.convert_qat``, or a clear error saying how to install it."""
     try:
         from tsm_tf.export.qat import convert_qat
     except ImportError as error:
@@ -260,6 +282,12 @@ def _convert_qat(source, model_path: Path, data: dict, mode: str, options: Expor
             "--qat needs the quantization-aware training extra (tf-keras, "
             f"tensorflow-model-optimization): pip install -e \".[qat]\" ({error})."
         ) from None
+    return convert_qat
+
+
+def _convert_qat(source, model_path: Path, data: dict, mode: str, options: ExportOptions,
+                 io: str) -> bytes:
+    convert_qat = _qat_converter()
     if data is None:
         raise ExportError("--qat needs training clips: pass --calib-dataset / --calib-list.")
     try:
@@ -340,7 +368,10 @@ def export_model(
         setattr(options, key, value)
     out_dir = Path(out_dir)
     if not isinstance(source, ModelSource):
-        source = load_source(source)
+        source = load_source(source, input_size=options.input_size)
+    if options.input_size is not None and source.kind not in ("pth", "preset"):
+        raise ExportError("--input-size applies to .pth checkpoints and presets; a Keras model "
+                          "keeps the input size it was built with.")
     mode, plan, recipe, target = _plan(options, source.model)
     if options.frames_per_step < 1:
         raise ExportError("--frames-per-step must be at least 1.")
@@ -368,7 +399,8 @@ def export_model(
     several = len(plan) > 1 or not options.name
     preset = source.preset
     temporal = temporal_spec(int(config["num_segments"]), sampling=_sampling(source),
-                             frame_counts=_frame_counts(data))
+                             frame_counts=_frame_counts(data) if _trained_on(source, data)
+                             else None)
     from tsm_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
     mean = list(getattr(preset, "mean", None) or IMAGENET_MEAN)
@@ -437,7 +469,7 @@ def export_model(
                             {"list_file": data["list_file"], "num_clips": options.num_calib},
                             "num_report": options.num_report, "qat_epochs": options.qat_epochs},
             },
-            mean=mean, std=std, scale_size=getattr(preset, "scale_size", None), report=report,
+            mean=mean, std=std, scale_size=_scale_size(preset, config), report=report,
         )
         report["states"] = state_checks(sidecar["states"])
         if target == "edgetpu":

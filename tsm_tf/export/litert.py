@@ -24,9 +24,10 @@ class LiteRTModel:
     zero point, so float and int8 models are called the same way. States are whatever the
     caller passes (nothing is carried between calls).
 
-    Example:
-        >>> runner = LiteRTModel(flatbuffer)
-        >>> outputs = runner({"image": frame, **states})
+    Example (``flatbuffer``, ``frame`` and ``states`` as in ``tsm_tf.demo``, hence skipped)::
+
+        >>> runner = LiteRTModel(flatbuffer)  # doctest: +SKIP
+        >>> outputs = runner({"image": frame, **states})  # doctest: +SKIP
     """
 
     def __init__(self, model: bytes | str | os.PathLike, num_threads: int | None = None,

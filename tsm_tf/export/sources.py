@@ -116,10 +116,12 @@ def _labels_for(dataset: str | None, num_classes: int) -> list[str] | None:
     return names if len(names) == num_classes else None
 
 
-def load_source(source: str | os.PathLike) -> ModelSource:
+def load_source(source: str | os.PathLike, *, input_size: int | None = None) -> ModelSource:
     """Load ``source``: a ``.keras`` file, a run folder, a ``.pth``/``.pth.tar`` or a preset name.
 
-    Raises ``SourceError`` with a one-line explanation for anything that cannot be converted.
+    ``input_size`` sets the frame size of a network rebuilt from a checkpoint (default 224, or
+    the preset's); Keras models keep their own. Raises ``SourceError`` with a one-line
+    explanation for anything that cannot be converted.
     """
     text = os.fspath(source)
     path = Path(text)
@@ -141,7 +143,7 @@ def load_source(source: str | os.PathLike) -> ModelSource:
         labels = read_labels(path) or {}
         class_names, dataset = labels.get("class_names"), labels.get("dataset")
     elif text.lower().endswith(REFERENCE_SUFFIXES) or text in PRESETS:
-        return _load_checkpoint(text)
+        return _load_checkpoint(text, input_size)
     elif not path.exists():
         raise SourceError(
             f"Model {text!r} not found (not a file, a run folder or a preset name; presets: "
@@ -160,7 +162,7 @@ def load_source(source: str | os.PathLike) -> ModelSource:
                        run_config=config, preset=preset)
 
 
-def _load_checkpoint(text: str) -> ModelSource:
+def _load_checkpoint(text: str, input_size: int | None) -> ModelSource:
     from tsm_tf.weights.convert import build_from_state, resolve_weights_path
     from tsm_tf.weights.layouts import canonicalize
     from tsm_tf.weights.presets import PRESETS
@@ -173,7 +175,7 @@ def _load_checkpoint(text: str) -> ModelSource:
     try:
         raw = load_checkpoint(checkpoint)
         state = canonicalize(raw.state)
-        result = build_from_state(checkpoint, state, {})
+        result = build_from_state(checkpoint, state, {"input_size": input_size})
     except ImportError as error:
         raise SourceError(f"Reading {text!r} needs PyTorch ({error}); install it with "
                           "pip install -e \".[torch]\".") from None

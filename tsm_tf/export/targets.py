@@ -56,26 +56,6 @@ def load_target(name: str, path: str | os.PathLike | None = None) -> dict:
     return dict(targets[name])
 
 
-def resolve_options(name: str, overrides: dict | None = None,
-                    path: str | os.PathLike | None = None) -> dict:
-    """The recipe of ``name`` with ``overrides`` (e.g. command-line flags, ``None`` = unset) on
-    top; an override the target cannot run (outside its ``requires``) raises a ``ValueError``.
-    """
-    recipe = load_target(name, path)
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        allowed = recipe.get("requires", {}).get(key)
-        if allowed is not None and value not in allowed:
-            raise ValueError(
-                f"Target {name!r} needs {key} in {allowed}; got {value!r}. "
-                f"Drop the option to use the recipe's {recipe[key]!r}."
-            )
-        recipe[key] = value
-    _check_io(f"target {name!r}", recipe)
-    return recipe
-
-
 def recipe_table_markdown(targets: dict[str, dict] | None = None) -> str:
     """The recipes as a markdown table (the one in docs/edgetpu.md), rows in file order."""
     targets = load_targets() if targets is None else targets

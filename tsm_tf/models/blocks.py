@@ -22,6 +22,12 @@ from tsm_tf.layers.shift import shift_fold
 SHIFT_MODES = ("bidirectional", "unidirectional", "none")
 SHIFT_PLACES = ("blockres", "block")
 
+# Layer names other modules rely on (weight conversion, training policies, class activation
+# maps, early recognition): the global pooling, the classifier and the per-frame logits.
+POOL_LAYER = "avgpool"
+CLASSIFIER_LAYER = "fc"
+FRAME_LOGITS_LAYER = "frame_logits"
+
 # PyTorch's defaults: BatchNorm eps 1e-5 and momentum 0.1 (Keras counts momentum the other way).
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9

@@ -6,13 +6,24 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from tsm_tf.common.validation import check_choice
 from tsm_tf.layers import AverageConsensus, FoldTime, StatefulTemporalShift, UnfoldTime
 from tsm_tf.layers.shift import check_num_segments, check_shift_args
-from tsm_tf.models.blocks import SHIFT_MODES, SHIFT_PLACES, ShiftPlan
+from tsm_tf.models.blocks import (
+    CLASSIFIER_LAYER,
+    FRAME_LOGITS_LAYER,
+    POOL_LAYER,
+    SHIFT_MODES,
+    SHIFT_PLACES,
+    ShiftPlan,
+)
 from tsm_tf.models.mobilenet_v2 import mobilenet_v2_backbone
 from tsm_tf.models.resnet import RESNET_LAYOUTS, default_shift_every, resnet_backbone
 
 ARCHITECTURES = (*RESNET_LAYOUTS, "mobilenetv2")
+# What validate_config assumes for keys a partial configuration leaves out (TSM's defaults).
+_CONFIG_DEFAULTS = dict(shift="bidirectional", shift_div=8, shift_place="blockres",
+                        temporal_pool=False, non_local=False, dropout=0.5, width_mult=1.0)
 
 
 def _input_hw(input_size) -> tuple[int, int]:
@@ -28,21 +39,26 @@ def _input_hw(input_size) -> tuple[int, int]:
     return size
 
 
-def _check_choice(argument: str, value, accepted) -> None:
-    if value not in accepted:
-        raise ValueError(f"`{argument}` must be one of {tuple(accepted)}. Received: {value!r}")
+def validate_config(config: dict) -> None:
+    """Check a model configuration (``TSM.tsm_config`` keys); raise ``ValueError`` naming the
+    argument and the accepted values.
 
-
-def validate_config(
-    arch, num_classes, num_segments, shift, shift_div, shift_place, temporal_pool, non_local,
-    dropout, width_mult,
-) -> None:
-    """Raise ``ValueError`` naming the argument and the accepted values."""
-    _check_choice("arch", arch, ARCHITECTURES)
-    _check_choice("shift", shift, SHIFT_MODES)
-    _check_choice("shift_place", shift_place, SHIFT_PLACES)
+    Example:
+        >>> validate_config(dict(arch="resnet18", num_classes=10, num_segments=8,
+        ...                      shift="sideways"))
+        Traceback (most recent call last):
+        ...
+        ValueError: `shift` must be one of ('bidirectional', 'unidirectional', 'none'). ...
+    """
+    cfg = {**_CONFIG_DEFAULTS, **config}
+    arch, num_classes, num_segments = cfg["arch"], cfg["num_classes"], cfg["num_segments"]
+    shift, temporal_pool, non_local = cfg["shift"], cfg["temporal_pool"], cfg["non_local"]
+    dropout, width_mult = cfg["dropout"], cfg["width_mult"]
+    check_choice("arch", arch, ARCHITECTURES)
+    check_choice("shift", shift, SHIFT_MODES)
+    check_choice("shift_place", cfg["shift_place"], SHIFT_PLACES)
     check_num_segments(num_segments)
-    check_shift_args(shift_div)
+    check_shift_args(cfg["shift_div"])
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"`num_classes` must be a positive integer. Received: {num_classes!r}")
     if not 0.0 <= dropout < 1.0:
@@ -74,13 +90,13 @@ def _build_trunk(frames, config: dict, plan: ShiftPlan):
             temporal_pool=config["temporal_pool"],
             non_local=config["non_local"],
         )
-    pooled = keras.layers.GlobalAveragePooling2D(name="avgpool")(features)  # [B, C]
+    pooled = keras.layers.GlobalAveragePooling2D(name=POOL_LAYER)(features)  # [B, C]
     pooled = keras.layers.Dropout(config["dropout"], name="dropout")(pooled)
     logits = keras.layers.Dense(
         config["num_classes"],
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
         bias_initializer="zeros",
-        name="fc",
+        name=CLASSIFIER_LAYER,
     )(pooled)
     return logits, segments
 
@@ -135,8 +151,6 @@ class TSM(keras.Model):
         batch_size: int | None = None,
         **kwargs,
     ):
-        validate_config(arch, num_classes, num_segments, shift, shift_div, shift_place,
-                        temporal_pool, non_local, dropout, width_mult)
         height, width = _input_hw(input_size)
         config = dict(
             arch=arch, num_classes=num_classes, num_segments=num_segments, shift=shift,
@@ -144,12 +158,13 @@ class TSM(keras.Model):
             temporal_pool=temporal_pool, non_local=non_local, dropout=dropout,
             input_size=(height, width), width_mult=width_mult, batch_size=batch_size,
         )
+        validate_config(config)
         plan = ShiftPlan(shift=shift, shift_div=shift_div, shift_place=shift_place)
 
         clips = keras.Input((num_segments, height, width, 3), batch_size=batch_size, name="video")
         frames = FoldTime(name="fold_time")(clips)  # [N*T, H, W, 3]
         logits, segments = _build_trunk(frames, config, plan)  # [N*T', K]
-        per_frame = UnfoldTime(segments, name="frame_logits")(logits)
+        per_frame = UnfoldTime(segments, name=FRAME_LOGITS_LAYER)(logits)
         outputs = AverageConsensus(name="consensus", dtype="float32")(per_frame)  # [N, K]
         kwargs.setdefault("name", f"tsm_{arch}" if shift != "none" else f"tsn_{arch}")
         super().__init__(inputs=clips, outputs=outputs, **kwargs)
@@ -162,8 +177,21 @@ class TSM(keras.Model):
 
     def frame_logits_model(self) -> keras.Model:
         """A model sharing these weights whose output is the per-frame logits ``[N, T', K]``."""
-        return keras.Model(self.input, self.get_layer("frame_logits").output,
+        return keras.Model(self.input, self.get_layer(FRAME_LOGITS_LAYER).output,
                            name=f"{self.name}_frame_logits")
+
+    @property
+    def classifier(self) -> keras.layers.Dense:
+        """The final ``Dense`` layer (kernel ``[C, num_classes]``)."""
+        return self.get_layer(CLASSIFIER_LAYER)
+
+    def feature_maps_model(self) -> keras.Model:
+        """A model sharing these weights with two outputs: the last feature maps before the
+        global pooling ``[N*T', h, w, C]`` and the per-frame logits ``[N, T', K]`` (what class
+        activation maps are made of)."""
+        return keras.Model(self.input, [self.get_layer(POOL_LAYER).input,
+                                        self.get_layer(FRAME_LOGITS_LAYER).output],
+                           name=f"{self.name}_feature_maps")
 
     def get_config(self):
         config = self.tsm_config
@@ -221,8 +249,10 @@ class StreamingTSM(keras.Model):
         frames_per_step: int = 1,
         **kwargs,
     ):
-        validate_config(arch, num_classes, num_segments, shift, shift_div, shift_place,
-                        temporal_pool, non_local, dropout, width_mult)
+        validate_config(dict(
+            arch=arch, num_classes=num_classes, num_segments=num_segments, shift=shift,
+            shift_div=shift_div, shift_place=shift_place, temporal_pool=temporal_pool,
+            non_local=non_local, dropout=dropout, width_mult=width_mult))
         if shift == "bidirectional":
             raise ValueError(
                 "A streaming model needs `shift='unidirectional'` (or 'none'): a bi-directional "
@@ -254,7 +284,7 @@ class StreamingTSM(keras.Model):
                                 name="video")
             frames = FoldTime(name="fold_time")(image)  # [B*F, H, W, 3]
             logits, _ = _build_trunk(frames, config, plan)  # [B*F, K]
-            logits = UnfoldTime(frames_per_step, name="frame_logits")(logits)  # [B, F, K]
+            logits = UnfoldTime(frames_per_step, name=FRAME_LOGITS_LAYER)(logits)  # [B, F, K]
         logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
         input_name = image.name
         kwargs.setdefault("name", f"streaming_tsm_{arch}")

@@ -11,11 +11,11 @@ A runtime-only install needs ``ai-edge-litert`` (or ``tflite-runtime``), numpy a
 - ``recognizer``: ``Recognizer.from_file(path)``, ``recognizer(frame) -> Result``.
 - ``demo``: the annotated video / camera loop behind ``mobile/demo.py``.
 
-Example:
-    >>> from tsm_tf.runtime import Recognizer
-    >>> recognizer = Recognizer.from_file("online_tsm_int8.tflite")
-    >>> for result in recognizer.stream(frames_bgr, fps=30):
-    ...     print(result.label, result.score)
+Example (needs a model file, so not run as a doctest)::
+    from tsm_tf.runtime import Recognizer
+    recognizer = Recognizer.from_file("online_tsm_int8.tflite")
+    for result in recognizer.stream(frames_bgr, fps=30):
+        print(result.label, result.score)
 
 Submodules are imported on first use, so ``tsm_tf.data`` can share the preprocessing without
 loading the interpreter.

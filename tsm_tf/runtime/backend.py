@@ -8,9 +8,9 @@ Delegates: ``None`` or ``"xnnpack"`` is the CPU default (XNNPACK is applied by t
 itself); ``"edgetpu"`` loads the Edge TPU delegate (``libedgetpu``) through ``load_delegate``;
 any other string is a delegate library path; a loaded delegate object is passed through.
 
-Example:
-    >>> interpreter, backend = load_interpreter("model.tflite", num_threads=2)
-    >>> interpreter, backend = load_interpreter("model_edgetpu.tflite", delegate="edgetpu")
+Example (needs a model file, so not run as a doctest)::
+    interpreter, backend = load_interpreter("model.tflite", num_threads=2)
+    interpreter, backend = load_interpreter("model_edgetpu.tflite", delegate="edgetpu")
 """
 
 from __future__ import annotations

@@ -6,15 +6,14 @@ the latest prediction: smoothed label, confidence, the model call's ms and the l
 Headless (``out`` given) it writes an annotated video (same size, fps and frame count as the
 input); otherwise it shows a window (q or Esc quits).
 
-Example:
-    >>> summary = run_demo("online_tsm_int8.tflite", video="clip.mp4", out="annotated.mp4")
-    >>> summary["frames"], summary["last_label"]
+Example (needs a model file, so not run as a doctest)::
+    summary = run_demo("online_tsm_int8.tflite", video="clip.mp4", out="annotated.mp4")
+    summary["frames"], summary["last_label"]
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from tsm_tf.common.progress import Progress
 from tsm_tf.runtime.recognizer import Recognizer, Result
 
 WINDOW = "tsm_tf demo"
@@ -101,35 +101,6 @@ def annotate(frame: np.ndarray, result: Result | None, loop_fps: float) -> np.nd
     return frame
 
 
-class ProgressBar:
-    """``[#####.....] 120/300 frames, 25.1 fps`` on stderr: redrawn on a terminal, a line per
-    10 % otherwise."""
-
-    def __init__(self, total: int | None, enabled: bool = True):
-        self.total, self.enabled = total, enabled and bool(total)
-        self.tty = sys.stderr.isatty()
-        self.start = time.perf_counter()
-        self.shown = -1
-
-    def update(self, done: int) -> None:
-        if not self.enabled:
-            return
-        fraction = min(done / self.total, 1.0)
-        step = int(fraction * (100 if self.tty else 10))
-        if step == self.shown and done != self.total:
-            return
-        self.shown = step
-        rate = done / max(time.perf_counter() - self.start, 1e-9)
-        bar = "#" * int(fraction * 30) + "." * (30 - int(fraction * 30))
-        line = f"[{bar}] {done}/{self.total} frames, {rate:.1f} fps"
-        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n",
-              file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            print(file=sys.stderr, flush=True)
-
-
 def _has_display() -> bool:
     try:
         cv2.namedWindow(WINDOW)
@@ -165,7 +136,8 @@ def run_demo(model: str, *, video: str | None = None, camera: int | None = None,
 
     def loop(writer: cv2.VideoWriter | None) -> None:
         result: Result | None = None
-        bar = ProgressBar(source.frame_count, enabled=progress and video is not None)
+        bar = Progress(source.frame_count or 0, unit="frames", label=f"demo {source.name}",
+                       every=2.0, enabled=progress and bool(source.frame_count))
         start = time.perf_counter()
         try:
             for index, frame in enumerate(frames_of(source)):
@@ -190,7 +162,7 @@ def run_demo(model: str, *, video: str | None = None, camera: int | None = None,
         except KeyboardInterrupt:
             pass  # keep what was written so far
         finally:
-            bar.close()
+            bar.update(summary["frames"], force=True)
             source.capture.release()
         summary["last_label"] = result.smoothed_label if result else None
 

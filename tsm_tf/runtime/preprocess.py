@@ -15,6 +15,8 @@ Steps 3-5 depend on the pixel value and channel only, so they run as one 256-ent
 table per channel (built with the same float32 arithmetic, hence identical results).
 
 Example:
+    >>> import numpy as np
+    >>> frame_bgr = np.zeros((480, 640, 3), np.uint8)  # an OpenCV camera frame
     >>> spec = {"shape": [1, 224, 224, 3], "dtype": "int8",
     ...         "quantization": {"scale": 0.0187, "zero_point": -14},
     ...         "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
@@ -30,8 +32,8 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD
+
 INV_255 = np.float32(1.0 / 255.0)
 COLORS = ("bgr", "rgb")
 INTERPOLATIONS = ("bilinear",)

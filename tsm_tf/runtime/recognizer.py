@@ -8,11 +8,11 @@ Which frames to give it is the caller's: an online model learned motion at its t
 stride, so feed one frame every ``recognizer.stride_for_fps(fps)`` source frames (``stream``
 does this). A model taking F frames per step collects F frames, then runs once.
 
-Example:
-    >>> recognizer = Recognizer.from_file("online_tsm_int8.tflite", smoothing="reference")
-    >>> result = recognizer(frame_bgr)          # one frame, any size, uint8
-    >>> result.smoothed_label, result.smoothed_score
-    >>> recognizer.reset()                      # new video or scene cut
+Example (needs a model file, so not run as a doctest)::
+    recognizer = Recognizer.from_file("online_tsm_int8.tflite", smoothing="reference")
+    result = recognizer(frame_bgr)          # one frame, any size, uint8
+    result.smoothed_label, result.smoothed_score
+    recognizer.reset()                      # new video or scene cut
 """
 
 from __future__ import annotations

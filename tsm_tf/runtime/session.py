@@ -11,11 +11,11 @@ parameters than it comes in with (``docs/sidecar.md``).
 Views from ``interpreter.tensor(i)()`` must not be held across ``invoke()`` (the interpreter
 refuses to run while one exists): the session takes fresh views per call and never keeps one.
 
-Example:
-    >>> interpreter, _ = load_interpreter("online_tsm.tflite", num_threads=2)
-    >>> session = StreamingSession(interpreter)
-    >>> session.set_frame(frame)          # [1, H, W, 3] in the input dtype
-    >>> logits = session.run()            # float32 [1, K]; caches carried to the next call
+Example (needs a model file, so not run as a doctest)::
+    interpreter, _ = load_interpreter("online_tsm.tflite", num_threads=2)
+    session = StreamingSession(interpreter)
+    session.set_frame(frame)          # [1, H, W, 3] in the input dtype
+    logits = session.run()            # float32 [1, K]; caches carried to the next call
 """
 
 from __future__ import annotations
@@ -134,9 +134,9 @@ class StreamingSession:
         others = [n for n in self.outputs if n not in state_outputs]
         name = "logits" if "logits" in others else (others[0] if len(others) == 1 else None)
         self.logits = self.outputs[name] if name else None
-        # resolved once: (input view getter, output view getter, pair) per cache
-        self._carry = [(interpreter.tensor(p.input.index), interpreter.tensor(p.output.index), p)
-                       for p in self.states]
+        # resolved once: (input view getter, output view getter, pair, requantize?) per cache
+        self._carry = [(interpreter.tensor(p.input.index), interpreter.tensor(p.output.index), p,
+                        p.requantize) for p in self.states]
         self._frame_view = interpreter.tensor(self.frame.index) if self.frame else None
         self.reset_states()
 
@@ -207,8 +207,8 @@ class StreamingSession:
 
     def carry_states(self) -> None:
         """Copy every state output into its input, in place (requantized where needed)."""
-        for get_in, get_out, pair in self._carry:
-            if pair.requantize:
+        for get_in, get_out, pair, needs_requantize in self._carry:
+            if needs_requantize:
                 requantize(get_out(), pair.output, pair.input, out=get_in())
             else:
                 np.copyto(get_in(), get_out())
@@ -238,5 +238,5 @@ class StreamingSession:
 
     def reset_states(self) -> None:
         """Zero caches: the state before the first frame of a video."""
-        for get_in, _, pair in self._carry:
+        for get_in, _, pair, _ in self._carry:
             get_in()[...] = pair.input.zero_point if pair.input.quantized else 0

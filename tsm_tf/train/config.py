@@ -15,12 +15,18 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tsm_tf.common.paths import default_cache_dir, synthetic_root  # noqa: F401 (re-export)
+from tsm_tf.common.validation import check_choice
+
+_check_choice = functools.partial(check_choice, flag=True)  # messages name the --flag
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("step", "cosine")
@@ -40,17 +46,6 @@ GENERIC_RECIPE = {
     "arch": "resnet50", "input_size": 224, "num_segments": 8, "optimizer": "sgd",
     "fc_lr5": True, "warmup_epochs": None,
 }
-
-
-def default_cache_dir() -> Path:
-    """Where the synthetic set is generated when ``--root`` is not given:
-    ``$TSM_TF_CACHE`` or ``~/.cache/tsm_tf``."""
-    return Path(os.environ.get("TSM_TF_CACHE") or Path.home() / ".cache" / "tsm_tf")
-
-
-def synthetic_root(root: str | os.PathLike | None = None) -> Path:
-    """The synthetic set's folder: ``root`` if given, else ``<cache dir>/synthetic``."""
-    return Path(root) if root else default_cache_dir() / "synthetic"
 
 
 @dataclass
@@ -145,12 +140,6 @@ def write_yaml_config(config: TrainConfig, path: str | os.PathLike) -> None:
     for key in ("resume", "overwrite", "base_lr", "base_batch_size", "extra"):
         data.pop(key, None)
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
-
-
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"--{name.replace('_', '-')} must be one of {tuple(choices)}. "
-                         f"Received: {value!r}")
 
 
 def resolve_config(config: TrainConfig) -> TrainConfig:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 
-CLASSIFIER = "fc"
-TORCH_SUFFIXES = (".pth", ".pth.tar", ".pt", ".tar")
+from tsm_tf.common.constants import TORCH_CHECKPOINT_SUFFIXES as TORCH_SUFFIXES
+from tsm_tf.models.blocks import CLASSIFIER_LAYER as CLASSIFIER
 
 
 class ClassMismatchError(ValueError):

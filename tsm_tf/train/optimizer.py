@@ -34,9 +34,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tsm_tf.models.blocks import CLASSIFIER_LAYER
 from tsm_tf.train.config import OPTIMIZERS
-
-CLASSIFIER_LAYER = "fc"
 
 
 def parameter_policy(model: keras.Model, *, fc_lr5: bool = True,

@@ -31,6 +31,8 @@ from pathlib import Path
 import keras
 
 from tsm_tf import io_utils
+from tsm_tf.common.constants import is_torch_checkpoint_path
+from tsm_tf.models.blocks import CLASSIFIER_LAYER
 from tsm_tf.models.resnet import default_shift_every
 from tsm_tf.models.tsm import ARCHITECTURES, TSM, StreamingTSM
 from tsm_tf.weights.assign import assign_weights
@@ -234,8 +236,9 @@ def build_from_state(
     skip: tuple[str, ...] = ()
     if layout == "imagenet":
         params = {k: v for k, v in params.items() if not k.startswith("fc.")}
-        skip = ("fc",)
-        notes.append("classifier not loaded (ImageNet backbone: 'fc' keeps its initialisation)")
+        skip = (CLASSIFIER_LAYER,)
+        notes.append("classifier not loaded (ImageNet backbone: the new classifier keeps its "
+                     "initialisation)")
     assign_weights(model, params, skip_layers=skip, source=f"checkpoint {Path(checkpoint).name}")
     class_names = None
     if dataset is not None:
@@ -246,15 +249,6 @@ def build_from_state(
                          f"{config['num_classes']}: no class names attached")
     return ConversionResult(model=model, config=config, layout=layout, dataset=dataset,
                             class_names=class_names, preset=preset, notes=notes)
-
-
-def save_model_atomic(model: keras.Model, out: str | os.PathLike) -> Path:
-    """``model.save(out)`` through a temporary file in the same directory."""
-    out = Path(out)
-    if out.suffix != ".keras":
-        raise ValueError(f"--out must end with .keras, got {out}")
-    io_utils.save_model_atomic(model, out)
-    return out
 
 
 def convert_checkpoint(
@@ -296,7 +290,7 @@ def convert_checkpoint(
         for note in result.notes:
             print(f"  inferred: {note}")
     if out is not None:
-        result.out = save_model_atomic(result.model, out)
+        result.out = Path(io_utils.save_model_atomic(result.model, out))
         if result.class_names is not None:
             extra = {"source_checkpoint": Path(checkpoint).name,
                      "model_config": {k: (list(v) if isinstance(v, tuple) else v)
@@ -366,7 +360,7 @@ def resolve_weights_path(weights: str | os.PathLike) -> Path:
 def is_torch_weights(weights) -> bool:
     """True for ``.pth`` / ``.pth.tar`` / ``.pt`` paths and preset names."""
     name = str(weights)
-    return name.endswith((".pth", ".pth.tar", ".pt", ".tar")) or name in PRESETS
+    return is_torch_checkpoint_path(name) or name in PRESETS
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -19,10 +19,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD, strip_checkpoint_suffix
+
 ZOO_URL = "https://file.lzhu.me/projects/tsm/models/"
 ONLINE_URL = "https://hanlab.mit.edu/projects/tsm/models/"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # Dataset word in reference file names -> our dataset name.
 _DATASET_WORDS = {
@@ -188,11 +188,7 @@ PRESETS: dict[str, Preset] = {
 
 def checkpoint_stem(path) -> str:
     """File name without directories and ``.pth`` / ``.pth.tar`` / ``.tar`` / ``.pt``."""
-    name = Path(path).name
-    for suffix in (".pth.tar", ".pth", ".tar", ".pt"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return strip_checkpoint_suffix(Path(path).name)
 
 
 def find_preset(path_or_name) -> Preset | None:
