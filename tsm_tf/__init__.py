@@ -5,7 +5,13 @@ Example:
     >>> model = tsm_tf.create_model("tsm_resnet50", num_classes=400, num_segments=8)
     >>> model.count_params()
     24380752
-    >>> model = tsm_tf.load_model("runs/synthetic-tsm_resnet_tiny/best.keras")
+    >>> import os, tempfile
+    >>> tiny = tsm_tf.create_model("tsm_resnet_tiny", num_classes=8, num_segments=4,
+    ...                            input_size=32)
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.keras")
+    >>> tiny.save(path)
+    >>> tsm_tf.load_model(path).count_params() == tiny.count_params()
+    True
 
 ``create_model``, ``list_models`` and ``load_model`` are imported on first use, so tools that
 need no TensorFlow (e.g. ``python -m tsm_tf.data.synthetic``) start fast and command-line entry

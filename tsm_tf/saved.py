@@ -5,8 +5,8 @@
 - a training-state checkpoint ``checkpoints/*.npz``: the ``TSM`` its run config describes,
   with the checkpoint's weights.
 
-Example:
-    >>> model = load_model("runs/synthetic-tsm_resnet_tiny/checkpoints/epoch_003.npz")
+Example (needs a model file, so not run as a doctest)::
+    model = load_model("runs/synthetic-tsm_resnet_tiny/checkpoints/epoch_003.npz")
 """
 
 from __future__ import annotations
