@@ -169,10 +169,14 @@ def test_edgetpu_target_builds_the_streaming_int8_model_and_calls_the_compiler(
 
     def run_compiler(tflite_path, out_dir):
         calls.append(("compile", str(tflite_path), str(out_dir)))
-        return "edgetpu_compiler not found; run: edgetpu_compiler ..."
+        return None  # not on PATH
+
+    def compiler_missing_message(tflite_path, out_dir):
+        return f"edgetpu_compiler not found; run: edgetpu_compiler -s -o {out_dir} {tflite_path}"
 
     module = types.SimpleNamespace(check_compatibility=check_compatibility,
-                                   run_compiler=run_compiler)
+                                   run_compiler=run_compiler,
+                                   compiler_missing_message=compiler_missing_message)
     monkeypatch.setitem(sys.modules, "tsm_tf.export.edgetpu", module)
     monkeypatch.setattr(tsm_tf.export, "edgetpu", module, raising=False)
     out = tmp_path / "edgetpu"
@@ -188,7 +192,8 @@ def test_edgetpu_target_builds_the_streaming_int8_model_and_calls_the_compiler(
     assert sidecar["report"]["edgetpu"] == {"cpu_ops": [], "edgetpu_ops": 7}
     assert calls[0][0] == "check"
     assert calls[-1] == ("compile", str(out / "online.tflite"), str(out))
-    assert "edgetpu_compiler not found" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"run: edgetpu_compiler -s -o {out} {out / 'online.tflite'}" in printed
 
 
 @pytest.mark.slow

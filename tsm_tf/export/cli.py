@@ -117,15 +117,23 @@ def _options(args):
 
 
 def _compile_for_edgetpu(out_dir: str, verbose: bool):
+    """After each model is written: run ``edgetpu_compiler`` on it, or say how to."""
+
     def after_write(sidecar: dict, _flatbuffer: bytes) -> None:
         try:
-            from tsm_tf.export.edgetpu import run_compiler
+            from tsm_tf.export import edgetpu
         except ImportError:
             print("Edge TPU compiler step skipped: tsm_tf.export.edgetpu is not installed.")
             return
-        result = run_compiler(sidecar["files"]["tflite"], out_dir)
-        if verbose and result is not None:
-            print(result)
+        path = sidecar["files"]["tflite"]
+        result = edgetpu.run_compiler(path, out_dir)
+        if result is None:  # the compiler is not on PATH
+            missing = getattr(edgetpu, "compiler_missing_message", None)
+            print(missing(path, out_dir) if missing else
+                  f"edgetpu_compiler is not on PATH; run: edgetpu_compiler -s -o {out_dir} {path}")
+        elif verbose:
+            summary = getattr(edgetpu, "compiler_summary", None)
+            print(summary(result) if summary else result)
 
     return after_write
 
@@ -142,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         after = _compile_for_edgetpu(args.out, options.verbose) if args.target == "edgetpu" \
             else None
         export_model(args.source, args.out, options, after_write=after)
-    except (ValueError, FileNotFoundError, OSError, ImportError) as error:
+    except (ValueError, FileNotFoundError, OSError, ImportError, RuntimeError) as error:
         message = " ".join(str(error).split())  # one line
         print(f"error: {message}", file=sys.stderr)
         return 2

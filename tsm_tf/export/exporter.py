@@ -501,4 +501,8 @@ def _edgetpu_check(flatbuffer: bytes):
         from tsm_tf.export.edgetpu import check_compatibility
     except ImportError:
         return {"note": "tsm_tf.export.edgetpu is not installed: no compatibility check"}
-    return _jsonable(check_compatibility(flatbuffer))
+    result = check_compatibility(flatbuffer)
+    summary = getattr(result, "summary", None)
+    if callable(summary):
+        print(summary(), flush=True)
+    return _jsonable(result)
