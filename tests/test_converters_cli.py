@@ -11,6 +11,7 @@ import yaml
 from export_helpers import synthetic_set, tiny_model
 
 import tsm_tf.export
+from tsm_tf.data.synthetic import SYNTHETIC_CLASSES
 from tsm_tf.export.cli import main
 from tsm_tf.sidecar import read_sidecar
 
@@ -168,10 +169,14 @@ def test_edgetpu_target_builds_the_streaming_int8_model_and_calls_the_compiler(
 
     def run_compiler(tflite_path, out_dir):
         calls.append(("compile", str(tflite_path), str(out_dir)))
-        return "edgetpu_compiler not found; run: edgetpu_compiler ..."
+        return None  # not on PATH
+
+    def compiler_missing_message(tflite_path, out_dir):
+        return f"edgetpu_compiler not found; run: edgetpu_compiler -s -o {out_dir} {tflite_path}"
 
     module = types.SimpleNamespace(check_compatibility=check_compatibility,
-                                   run_compiler=run_compiler)
+                                   run_compiler=run_compiler,
+                                   compiler_missing_message=compiler_missing_message)
     monkeypatch.setitem(sys.modules, "tsm_tf.export.edgetpu", module)
     monkeypatch.setattr(tsm_tf.export, "edgetpu", module, raising=False)
     out = tmp_path / "edgetpu"
@@ -187,7 +192,8 @@ def test_edgetpu_target_builds_the_streaming_int8_model_and_calls_the_compiler(
     assert sidecar["report"]["edgetpu"] == {"cpu_ops": [], "edgetpu_ops": 7}
     assert calls[0][0] == "check"
     assert calls[-1] == ("compile", str(out / "online.tflite"), str(out))
-    assert "edgetpu_compiler not found" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"run: edgetpu_compiler -s -o {out} {out / 'online.tflite'}" in printed
 
 
 @pytest.mark.slow
@@ -215,14 +221,15 @@ def test_run_folder_and_nothing_partial_when_a_write_fails(capsys, models, synth
     monkeypatch.undo()
     code = main([str(run), "--out", str(out), "--quiet"])
     assert code == 0, capsys.readouterr().err
-    sidecar = read_sidecar(out / "run_offline.tflite")
+    sidecar = read_sidecar(out / "run_offline_float32.tflite")
     assert sidecar["source"]["kind"] == "run"
     assert sidecar["source"]["path"] == str(run)
-    assert sidecar["labels"][0] == "moving left"  # the synthetic set's class names
+    assert sidecar["labels"] == list(SYNTHETIC_CLASSES)  # the run dataset's class names
     assert sidecar["temporal"]["train_frame_stride"] == 1.0  # 8-frame clips, 8 segments
     assert sidecar["report"]["agreement"]["clips"] == 3  # the run's validation clips
     assert sidecar["report"]["agreement"]["max_logit_error"] < 1e-4
-    assert sorted(p.name for p in out.iterdir()) == ["run_offline.json", "run_offline.tflite"]
+    assert sorted(p.name for p in out.iterdir()) == ["run_offline_float32.json",
+                                                     "run_offline_float32.tflite"]
 
 
 def test_the_script_is_a_thin_wrapper():
@@ -236,3 +243,51 @@ def test_the_script_is_a_thin_wrapper():
                           "--out", "o", "--mode", "sideways"], capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert bad.stderr.startswith("error:")
+
+
+@pytest.mark.slow
+def test_qat_goes_through_the_qat_module(capsys, models, synthetic, tmp_path, monkeypatch):
+    """--qat hands tsm_tf.export.qat.convert_qat a .keras path and JSON-able training data, and
+    checks and documents what it returns like any int8 model (a stand-in module does the work
+    here; the real one has its own tests)."""
+    import json
+
+    import keras
+
+    from tsm_tf.export import convert_to_tflite
+    from tsm_tf.export.calibrate import load_clips, representative_data
+    from tsm_tf.models import StreamingTSM
+
+    calls = []
+
+    def convert_qat(model_path, *, data, mode, frames_per_step, epochs, io_type, num_calib,
+                    verbose):
+        calls.append(dict(model_path=model_path, data=json.loads(json.dumps(data)), mode=mode,
+                          frames_per_step=frames_per_step, epochs=epochs, io_type=io_type,
+                          num_calib=num_calib))
+        model = keras.saving.load_model(model_path, compile=False)
+        if mode == "streaming":
+            model = StreamingTSM.from_model(model, frames_per_step=frames_per_step)
+        config = model.tsm_config
+        clips, _ = load_clips(data, num_clips=num_calib, num_segments=config["num_segments"],
+                              input_size=config["input_size"])
+        return convert_to_tflite(model, quantization="int8", io=io_type,
+                                 representative_data=representative_data(model, clips))
+
+    module = types.SimpleNamespace(convert_qat=convert_qat)
+    monkeypatch.setitem(sys.modules, "tsm_tf.export.qat", module)
+    monkeypatch.setattr(tsm_tf.export, "qat", module, raising=False)
+    out = tmp_path / "out"
+    code = main([str(models["unidirectional"]), "--qat", "--mode", "streaming", "--io", "uint8",
+                 "--qat-epochs", "3", "--root", str(synthetic), "--num-calib", "2",
+                 "--num-report", "1", "--name", "online_qat", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    (call,) = calls
+    assert call["model_path"] == str(models["unidirectional"])
+    assert call["data"]["list_file"] == str(synthetic / "train.txt")  # training clips
+    assert (call["mode"], call["epochs"], call["io_type"], call["num_calib"]) == \
+        ("streaming", 3, "uint8", 2)
+    sidecar = read_sidecar(out / "online_qat.tflite")
+    assert sidecar["conversion"]["precision"] == "qat" and sidecar["input"]["dtype"] == "uint8"
+    assert sidecar["report"]["integer_checks"]["passed"]
+    assert len(sidecar["states"]) == 4

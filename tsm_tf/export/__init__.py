@@ -13,6 +13,8 @@ _EXPORTS = {
     "QUANTIZATIONS": "tsm_tf.export.convert",
     "convert_to_tflite": "tsm_tf.export.convert",
     "read_flatbuffer": "tsm_tf.export.flatbuffer",
+    "ExportOptions": "tsm_tf.export.exporter",
+    "export_model": "tsm_tf.export.exporter",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -26,6 +26,7 @@ __all__ = [
     "calibration_clips",
     "calibration_frames",
     "clip_steps",
+    "dataset_args",
     "calibration_source",
     "load_clips",
     "representative_data",
@@ -46,14 +47,14 @@ def calibration_source(
     num_classes: int | None = None,
     split: str = "train",
 ) -> dict:
-    """Keyword arguments for ``tsm_tf.data.build_dataset`` naming a set of clips.
+    """A JSON-able description of a set of clips: ``dataset``, ``root``, ``list_file`` (and
+    ``frame_template`` / ``num_classes`` when given), as ``tsm_tf.export.qat`` takes it;
+    ``dataset_args`` turns it into ``tsm_tf.data.build_dataset`` arguments.
 
     ``dataset`` is a registry name; with ``list_file`` the clips are that list's (relative to
     ``root``), else the synthetic set's ``{split}.txt`` under ``root`` (its default folder when
     ``root`` is None). A ``frame_template`` (e.g. ``"{:05d}.jpg"``) overrides the dataset's.
     """
-    from tsm_tf.data.registry import get_dataset_spec
-
     if list_file is None:
         if dataset != "synthetic":
             raise CalibrationError(
@@ -73,22 +74,32 @@ def calibration_source(
     list_file = Path(list_file)
     if not list_file.is_file():
         raise CalibrationError(f"Calibration list {str(list_file)!r} not found.")
-    overrides = {}
+    data = {"dataset": dataset, "root": None if root is None else str(root),
+            "list_file": str(list_file)}
     if frame_template is not None:
-        overrides["frame_template"] = frame_template
+        data["frame_template"] = frame_template
     if dataset == "custom":
         if num_classes is None:
             raise CalibrationError("Dataset 'custom' needs the number of classes.")
-        overrides.setdefault("frame_template", "img_{:05d}.jpg")
-        overrides["num_classes"] = num_classes
+        data["num_classes"] = int(num_classes)
+        data.setdefault("frame_template", "img_{:05d}.jpg")
+    dataset_args(data)  # validates the dataset name and template now, with a clear message
+    return data
+
+
+def dataset_args(data: dict) -> dict:
+    """``build_dataset`` keyword arguments of a calibration source: ``frame_template`` and
+    ``num_classes`` become a ``DatasetSpec``."""
+    from tsm_tf.data.registry import get_dataset_spec
+
+    args = dict(data)
+    overrides = {k: args.pop(k) for k in ("frame_template", "num_classes") if k in args}
     try:
-        spec = get_dataset_spec(dataset, **overrides) if overrides else dataset
-        if isinstance(spec, str):
-            get_dataset_spec(spec)  # validates the name now, with the registry's message
+        spec = get_dataset_spec(args["dataset"], **overrides)
     except ValueError as error:
         raise CalibrationError(str(error)) from None
-    return {"dataset": spec, "root": None if root is None else str(root),
-            "list_file": str(list_file)}
+    args["dataset"] = spec if overrides else args["dataset"]
+    return args
 
 
 def training_list(data: dict) -> list:
@@ -99,12 +110,12 @@ def training_list(data: dict) -> list:
 
 
 def load_clips(data: dict, *, num_clips: int, num_segments: int, input_size: int | tuple,
-               skip: int = 0) -> tuple[np.ndarray, np.ndarray]:
+               skip: int = 0, allow_fewer: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``num_clips`` clips ``[N, T, H, W, 3]`` (normalised) and their labels ``[N]``.
 
     Clips are taken in list order after the first ``skip`` (test-protocol sampling: centre
     frames of each segment, resize and centre crop). Raises ``CalibrationError`` when the
-    source has fewer clips.
+    source has fewer clips (with ``allow_fewer``, only when it has none).
     """
     import tensorflow as tf
 
@@ -116,11 +127,13 @@ def load_clips(data: dict, *, num_clips: int, num_segments: int, input_size: int
                                "data pipeline; export a model with a square input_size.")
     size = int(height)
     try:
-        dataset = build_dataset(**data, num_segments=num_segments, input_size=size,
+        dataset = build_dataset(**dataset_args(data), num_segments=num_segments, input_size=size,
                                 batch_size=1, training=False, on_error="raise")
     except (ValueError, FileNotFoundError, OSError) as error:
         raise CalibrationError(f"Cannot read clips from {data['list_file']}: {error}") from None
     available = dataset.num_samples - skip
+    if allow_fewer and available > 0:
+        num_clips = min(num_clips, available)
     if available < num_clips:
         raise CalibrationError(
             f"{data['list_file']} has {max(available, 0)} clips"

@@ -216,10 +216,12 @@ def _load_data(options: ExportOptions, source, model, need_calib: bool):
         held_out = calibration_source(**dict(calib_args, split="val"))
     try:
         if held_out is not None:
-            clips, labels = load_clips(held_out, num_clips=options.num_report, **clips_kw)
+            clips, labels = load_clips(held_out, num_clips=options.num_report,
+                                       allow_fewer=True, **clips_kw)
         else:
             skip = options.num_calib if need_calib else 0
-            clips, labels = load_clips(data, num_clips=options.num_report, skip=skip, **clips_kw)
+            clips, labels = load_clips(data, num_clips=options.num_report, skip=skip,
+                                       allow_fewer=True, **clips_kw)
             notes.append(f"held-out clips: {data['list_file']} after the first {skip} "
                          "(the calibration clips)")
     except CalibrationError as error:
@@ -276,13 +278,17 @@ def _frame_counts(data: dict | None) -> list[int] | None:
 def _qat_converter():
     """``tsm_tf.export.qat.convert_qat``, or a clear error saying how to install it."""
     try:
-        from tsm_tf.export.qat import convert_qat
+        from tsm_tf.export import qat
+
+        check = getattr(qat, "check_qat_installed", None)
+        if check is not None:
+            check()
     except ImportError as error:
         raise ExportError(
             "--qat needs the quantization-aware training extra (tf-keras, "
             f"tensorflow-model-optimization): pip install -e \".[qat]\" ({error})."
         ) from None
-    return convert_qat
+    return qat.convert_qat
 
 
 def _convert_qat(source, model_path: Path, data: dict, mode: str, options: ExportOptions,
@@ -495,4 +501,8 @@ def _edgetpu_check(flatbuffer: bytes):
         from tsm_tf.export.edgetpu import check_compatibility
     except ImportError:
         return {"note": "tsm_tf.export.edgetpu is not installed: no compatibility check"}
-    return _jsonable(check_compatibility(flatbuffer))
+    result = check_compatibility(flatbuffer)
+    summary = getattr(result, "summary", None)
+    if callable(summary):
+        print(summary(), flush=True)
+    return _jsonable(result)
