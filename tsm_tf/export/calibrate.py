@@ -6,11 +6,11 @@ the reference format, sampled and centre-cropped as the test protocol does. Stre
 are calibrated as they run: each clip's frames in order, the caches carried from frame to
 frame, so the caches' ranges are those they reach at run time.
 
-Example:
-    >>> data = calibration_source(dataset="synthetic", root="/data/synthetic")
-    >>> clips = load_clips(data, num_clips=32, num_segments=8, input_size=64)
-    >>> convert_to_tflite(streaming, quantization="int8",
-    ...                   representative_data=calibration_frames(streaming, clips))
+Example (needs a model file, so not run as a doctest)::
+    data = calibration_source(dataset="synthetic", root="/data/synthetic")
+    clips = load_clips(data, num_clips=32, num_segments=8, input_size=64)
+    convert_to_tflite(streaming, quantization="int8",
+                      representative_data=calibration_frames(streaming, clips))
 """
 
 from __future__ import annotations

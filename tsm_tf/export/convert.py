@@ -59,8 +59,8 @@ def convert_to_tflite(
             states, logits): ``"int8"``, ``"uint8"`` (what cameras feed) or ``"float32"``
             (quantize / dequantize inside the model). Ignored for the other quantizations.
 
-    Example:
-        >>> flatbuffer = convert_to_tflite(model, quantization="float32")
+    Example (needs a model file, so not run as a doctest)::
+        flatbuffer = convert_to_tflite(model, quantization="float32")
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(

@@ -8,12 +8,12 @@ per-op limits (CONCATENATION, MEAN, PAD, TRANSPOSE, pooling) and the list of sup
 compiler maps ops up to the first unsupported one; that op and everything after it run on the
 CPU, so the report lists each of them with the reason.
 
-Example:
-    >>> report = check_compatibility(flatbuffer)
-    >>> print(report.summary())
-    >>> compiled = run_compiler("model.tflite", "out/")   # None when the compiler is absent
-    >>> if compiled is None:
-    ...     print(compiler_missing_message("model.tflite", "out/"))
+Example (needs a model file, so not run as a doctest)::
+    report = check_compatibility(flatbuffer)
+    print(report.summary())
+    compiled = run_compiler("model.tflite", "out/")   # None when the compiler is absent
+    if compiled is None:
+        print(compiler_missing_message("model.tflite", "out/"))
 """
 
 from __future__ import annotations

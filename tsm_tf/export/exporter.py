@@ -5,10 +5,10 @@ Everything is converted and checked in memory first; files are written only when
 passed, each through a temp file and a rename, and removed again if a later write fails, so a
 failure leaves nothing partial behind.
 
-Example:
-    >>> results = export_model("runs/online", "out/", precisions=["float32", "int8"],
-    ...                        mode="streaming")
-    >>> [r["tflite"] for r in results]
+Example (needs a model file, so not run as a doctest)::
+    results = export_model("runs/online", "out/", precisions=["float32", "int8"],
+                           mode="streaming")
+    [r["tflite"] for r in results]
     ['out/online_streaming_float32.tflite', 'out/online_streaming_int8.tflite']
 """
 

@@ -4,11 +4,11 @@ Built on the generated TFLite schema code of the ``tflite`` package (PyPI) and t
 ``flatbuffers`` runtime. Operators come in execution order (the order of the subgraph's
 operator list, which is what the interpreter runs).
 
-Example:
-    >>> model = read_flatbuffer(open("model.tflite", "rb").read())
-    >>> model.op_histogram()
+Example (needs a model file, so not run as a doctest)::
+    model = read_flatbuffer(open("model.tflite", "rb").read())
+    model.op_histogram()
     {'CONV_2D': 52, 'DEPTHWISE_CONV_2D': 17, ...}
-    >>> model.float32_tensor_ops()
+    model.float32_tensor_ops()
     []
 """
 

@@ -1,9 +1,9 @@
 """What the converter converts: a ``.keras`` TSM / StreamingTSM, a training run folder (its best
 checkpoint), or a reference PyTorch checkpoint / preset name (through ``tsm_tf.weights``).
 
-Example:
-    >>> source = load_source("runs/synthetic-tsm_online_mobilenetv2")
-    >>> source.kind, source.model_path.name, source.dataset
+Example (needs a model file, so not run as a doctest)::
+    source = load_source("runs/synthetic-tsm_online_mobilenetv2")
+    source.kind, source.model_path.name, source.dataset
     ('run', 'best.keras', 'synthetic')
 """
 
@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ModelSource", "SourceError", "file_sha256", "load_source"]
+from tsm_tf.common.constants import is_torch_checkpoint_path, strip_checkpoint_suffix
 
-REFERENCE_SUFFIXES = (".pth", ".pth.tar", ".tar", ".pt")
+__all__ = ["ModelSource", "SourceError", "file_sha256", "load_source"]
 
 
 class SourceError(ValueError):
@@ -51,10 +51,8 @@ class ModelSource:
         if self.kind == "preset" and self.preset is not None:
             return self.preset.name
         name = self.model_path.name
-        for suffix in (".keras", *REFERENCE_SUFFIXES):
-            if name.endswith(suffix):
-                return name[: -len(suffix)]
-        return self.model_path.stem
+        stripped = strip_checkpoint_suffix(name)
+        return stripped if stripped != name else self.model_path.stem
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -142,7 +140,7 @@ def load_source(source: str | os.PathLike, *, input_size: int | None = None) -> 
 
         labels = read_labels(path) or {}
         class_names, dataset = labels.get("class_names"), labels.get("dataset")
-    elif text.lower().endswith(REFERENCE_SUFFIXES) or text in PRESETS:
+    elif is_torch_checkpoint_path(text) or text in PRESETS:
         return _load_checkpoint(text, input_size)
     elif not path.exists():
         raise SourceError(
