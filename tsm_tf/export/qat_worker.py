@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -23,9 +24,12 @@ import numpy as np  # noqa: E402
 EXIT_ERROR = 2
 
 
+_STARTED = time.perf_counter()
+
+
 def _say(message: str, verbose: bool) -> None:
     if verbose:
-        print(f"[qat] {message}", flush=True)
+        print(f"[qat {time.perf_counter() - _STARTED:6.1f} s] {message}", flush=True)
 
 
 def training_data(data: dict, config: dict, *, batch_size: int, training: bool, seed: int):
