@@ -88,6 +88,7 @@ def run(job: dict, out_path: str) -> None:
     from tsm_tf.export.tfkeras import translate_model
     from tsm_tf.export.tfkeras.convert import convert_quantized
     from tsm_tf.export.tfkeras.quantize import (
+        calibrate_ranges,
         copy_quantized_weights,
         freeze_batch_norm,
         quantize_scope,
@@ -108,9 +109,11 @@ def run(job: dict, out_path: str) -> None:
     _say(f"translating {model.name} to tf_keras and inserting fake quantization", verbose)
     with quantize_scope():
         qat_model = quantize_translated(freeze_batch_norm(translate_model(model)))
+        clips = calibration_clips(job["data"], config, job["num_calib"])
+        _say(f"calibrating activation ranges on {len(clips)} training clips", verbose)
+        calibrate_ranges(qat_model, [clips[i:i + 8] for i in range(0, len(clips), 8)])
         _say(f"fine-tuning for {job['epochs']} epoch(s)", verbose)
         fine_tune(qat_model, job["data"], config, job)
-        clips = calibration_clips(job["data"], config, job["num_calib"])
         if job["mode"] == "offline":
             target = qat_model
         else:

@@ -10,6 +10,7 @@ The project's own layers (``Keras3Op``) are annotated with one of two configs:
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
@@ -159,3 +160,49 @@ def copy_quantized_weights(source: tf_keras.Model, target: tf_keras.Model) -> No
                 continue  # e.g. the streaming model's "logits" identity: nothing learned
             raise ValueError(f"Layer {layer.name!r} of {target.name!r} is not in {source.name!r}.")
         layer.set_weights(sources[layer.name].get_weights())
+
+
+# Activation quantizers that follow an exponential moving average (decay 0.999 in tfmot 0.8).
+_EMA_SUFFIXES = ("output_min", "output_max", "post_activation_min", "post_activation_max")
+EMA_DECAY = 0.999
+
+
+def _short_name(variable) -> str:
+    return variable.name.split("/")[-1].split(":")[0]
+
+
+def calibrate_ranges(model: tf_keras.Model, batches, *, passes: int = 2) -> None:
+    """Set every activation range of a quantized model to the extremes seen on ``batches``.
+
+    tfmot starts activation ranges at [-6, 6] and moves them by 0.1% per training step, so a
+    short fine-tuning would keep ranges far from the data. One training-mode forward pass moves
+    each range to ``old + (1 - decay) * (batch value - old)``, from which the batch's own value
+    is recovered exactly; ranges become the min/max over all batches (a second pass repeats it
+    with the upstream ranges already calibrated). Dropout is off while measuring.
+    """
+    ema = [variable for layer in model.layers for variable in layer.weights
+           if _short_name(variable).endswith(_EMA_SUFFIXES)]
+    dropouts = [layer.layer for layer in model.layers
+                if isinstance(getattr(layer, "layer", None), tf_keras.layers.Dropout)]
+    rates = [layer.rate for layer in dropouts]
+    for layer in dropouts:
+        layer.rate = 0.0
+    try:
+        for _ in range(passes):
+            start = [variable.numpy() for variable in ema]
+            seen = [None] * len(ema)
+            for batch in batches:
+                model(batch, training=True)
+                for index, (variable, old) in enumerate(zip(ema, start, strict=True)):
+                    value = old + (variable.numpy() - old) / (1.0 - EMA_DECAY)
+                    low = _short_name(variable).endswith("_min")
+                    if seen[index] is not None:
+                        value = (np.minimum if low else np.maximum)(seen[index], value)
+                    seen[index] = value
+                    variable.assign(old)  # each batch measured from the same ranges
+            for variable, value in zip(ema, seen, strict=True):
+                if value is not None:
+                    variable.assign(value)
+    finally:
+        for layer, rate in zip(dropouts, rates, strict=True):
+            layer.rate = rate
