@@ -199,3 +199,33 @@ def test_streaming_refuses_a_bidirectional_model(tmp_path):
     with pytest.raises(ValueError, match="unidirectional"):
         convert_qat(str(path), data={"list_file": str(tmp_path / "train.txt")},
                     mode="streaming", verbose=False)
+
+
+@pytest.mark.slow
+def test_qat_two_frames_per_step_uint8_io_follows_the_float_model(trained):
+    # epochs=0: calibrated ranges, float weights; so the float Keras model is the reference.
+    path, data, clips, _, model = trained
+    flatbuffer = convert_qat(path, data=data, mode="streaming", frames_per_step=2,
+                             io_type="uint8", epochs=0, num_calib=8, verbose=False)
+    _assert_all_integer(flatbuffer)
+    runner = LiteRTModel(flatbuffer)
+    assert runner.input_details["video"]["dtype"] == np.uint8
+    assert tuple(runner.input_details["video"]["shape"]) == (1, 2, SIZE, SIZE, 3)
+    assert runner.output_details["logits"]["dtype"] == np.uint8
+    expected = np.asarray(model.frame_logits_model()(clips[:12]))  # [N, T, K]
+    errors, agree = [], []
+    for clip, reference in zip(clips[:12], expected, strict=True):
+        states = {name: np.zeros(runner.input_details[name]["shape"], np.float32)
+                  for name in runner.input_names if name.startswith("state_")}
+        steps = []
+        for start in range(0, FRAMES, 2):
+            outputs = runner({"video": clip[None, start:start + 2], **states})
+            states = {name: outputs[name] for name in states}
+            steps.append(outputs["logits"][0])  # [2, K]
+        streamed = np.concatenate(steps)  # [T, K]
+        errors.append(np.abs(streamed - reference).max() / np.abs(reference).max())
+        agree.append(streamed.mean(0).argmax() == reference.mean(0).argmax())
+    print(f"uint8 2-frame stream vs float: max relative logit error {max(errors):.3f}, "
+          f"clip top-1 agreement {np.mean(agree):.3f}")
+    assert max(errors) < 0.15
+    assert np.mean(agree) >= 0.9

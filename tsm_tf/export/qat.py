@@ -24,6 +24,7 @@ QAT_PACKAGES = {"tf_keras": "tf-keras", "tensorflow_model_optimization":
 IO_TYPES = ("int8", "uint8", "float32")
 MODES = ("offline", "streaming")
 STDERR_TAIL_LINES = 20
+ERROR_PREFIX = "tsm_tf.qat error: "  # the child's one-line message of an expected failure
 
 
 def check_qat_installed() -> None:
@@ -91,10 +92,10 @@ def convert_qat(
         mode: ``"offline"`` (``video`` in, ``logits`` out) or ``"streaming"`` (``image``
             plus ``state_*`` caches in, ``logits`` plus caches out; uni-directional or TSN).
         frames_per_step: streaming only: frames per call (input ``video`` when > 1).
-        epochs: QAT fine-tuning epochs over ``data`` (0: ranges from calibration only).
+        epochs: QAT fine-tuning epochs over ``data`` (0: calibrated ranges, float weights).
         io_type: boundary type, ``"int8"``, ``"uint8"`` or ``"float32"``.
-        num_calib: training clips used as representative data for the conversion (streamed
-            frame by frame with the caches carried in streaming mode).
+        num_calib: training clips on which every activation range is calibrated before the
+            fine-tuning (the converted model keeps the learned ranges).
         learning_rate, batch_size: of the fine-tuning (Adam).
         verbose: print progress.
         seed: makes the fine-tuning reproducible.
@@ -124,9 +125,9 @@ def convert_qat(
         )
         if result.returncode != 0 or not out_path.is_file():
             lines = [line for line in result.stderr.splitlines() if line.strip()]
-            errors = [line for line in lines if line.startswith("error: ")]
+            errors = [line for line in lines if line.startswith(ERROR_PREFIX)]
             if errors:  # an expected failure: its one-line message
-                raise ValueError(f"QAT of {model_path} failed: {errors[-1][len('error: '):]}")
+                raise ValueError(f"QAT of {model_path} failed: {errors[-1][len(ERROR_PREFIX):]}")
             tail = "\n".join(lines[-STDERR_TAIL_LINES:])
             raise ValueError(f"QAT of {model_path} failed (exit {result.returncode}):\n{tail}")
         return out_path.read_bytes()

@@ -6,7 +6,7 @@ so the job runs here, never in the caller's process::
     TF_USE_LEGACY_KERAS=1 python -m tsm_tf.export.qat_worker JOB.json OUT.tflite
 
 ``JOB.json`` holds ``convert_qat``'s arguments. Expected failures (bad data, bad model) end
-with one line ``error: ...`` on stderr and exit code 2.
+with one line ``tsm_tf.qat error: ...`` on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+
+from tsm_tf.export.qat import ERROR_PREFIX  # noqa: E402
 
 EXIT_ERROR = 2
 
@@ -121,9 +123,7 @@ def run(job: dict, out_path: str) -> None:
             target = quantize_translated(translate_model(streaming))
             copy_quantized_weights(qat_model, target)
         _say(f"converting ({job['mode']}, {job['io_type']} I/O)", verbose)
-        flatbuffer = convert_quantized(target, clips, io_type=job["io_type"],
-                                       frames_per_step=job["frames_per_step"],
-                                       streaming=job["mode"] == "streaming")
+        flatbuffer = convert_quantized(target, io_type=job["io_type"])
     atomic_write_bytes(out_path, flatbuffer)
     _say(f"wrote {len(flatbuffer):,} bytes", verbose)
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         run(job, argv[1])
     except (ValueError, OSError) as error:
         message = " ".join(str(error).split())
-        print(f"error: {type(error).__name__}: {message}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{type(error).__name__}: {message}", file=sys.stderr)
         return EXIT_ERROR
     return 0
 
