@@ -52,7 +52,8 @@ def trained(tmp_path_factory):
         num_segments=FRAMES, input_size=SIZE, batch_size=8, epochs=6, augment=False,
         optimizer="adam", lr=3e-3, lr_schedule="cosine", weight_decay=0.0, dropout=0.0,
         fc_lr5=False, seed=0, verbose=0, output_dir=str(work / "run")))
-    data = dict(DATA, root=str(root), list_file=str(root / "train.txt"))
+    # No flips in the fine-tuning: a flipped "moving_left" clip shows "moving_right".
+    data = dict(DATA, allow_flip=False, root=str(root), list_file=str(root / "train.txt"))
     clips, labels = _clips(root, "val")
     model = keras.saving.load_model(result["best_model"], compile=False)
     return result["best_model"], data, clips, labels, model
