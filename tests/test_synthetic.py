@@ -383,3 +383,17 @@ def test_classifier_on_single_frames_is_near_chance_but_frame_changes_separate(m
     first = _frame_features(stats[lr, 0])
     acc_first = two_fold(first, labels[lr] - label_of("moving_left"), np.flatnonzero(lr))
     assert acc_first > 0.7, acc_first
+
+
+def test_workers_are_not_forked_from_a_process_with_tensorflow(monkeypatch):
+    """A forked child of a process whose TensorFlow thread pools run can hang forever on a lock
+    copied mid-use (the demo test did, inside the full test session): spawn there instead."""
+    import sys
+    import types
+
+    from tsm_tf.common.processes import worker_context
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    assert worker_context().get_start_method() == ("fork" if sys.platform == "linux" else "spawn")
+    monkeypatch.setitem(sys.modules, "tensorflow", types.ModuleType("tensorflow"))
+    assert worker_context().get_start_method() == "spawn"

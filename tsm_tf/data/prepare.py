@@ -28,7 +28,6 @@ import argparse
 import json
 import logging
 import math
-import multiprocessing as mp
 import os
 import random
 import shutil
@@ -39,6 +38,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from tsm_tf.common.processes import worker_context
 from tsm_tf.common.progress import Progress
 from tsm_tf.data.annotations import AnnotatedClip, read_annotations
 from tsm_tf.data.errors import DataError
@@ -170,7 +170,7 @@ def clip_jpegs(job: tuple) -> tuple[str, int, list[bytes] | None, str]:
 def _pool(workers: int):
     if workers <= 1:
         return None
-    return mp.get_context("fork").Pool(workers)
+    return worker_context().Pool(workers)
 
 
 def _imap(pool, fn, jobs):

@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import colorsys
 import json
-import multiprocessing
 import os
 import shutil
 import sys
@@ -61,6 +60,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tsm_tf.common.processes import worker_context
 from tsm_tf.io_utils import atomic_write_text
 
 # Label order of the full set. Pairs (2k, 2k+1) are time-reverses of each other.
@@ -440,10 +440,7 @@ def generate_synthetic_dataset(
             )
 
     if workers > 1 and len(jobs) > 1:
-        # fork on Linux: the workers need no re-import (which would pull in TensorFlow).
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        ctx = multiprocessing.get_context(method)
-        with ctx.Pool(workers, initializer=_init_worker) as pool:
+        with worker_context().Pool(workers, initializer=_init_worker) as pool:
             for done, was_written in enumerate(pool.imap(_write_clip, jobs, chunksize=8), 1):
                 written += int(was_written)
                 report(done)
