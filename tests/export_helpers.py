@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
-import numpy as np
+from shared_helpers import randomize_statistics
 
 import tsm_tf
 
@@ -20,18 +20,7 @@ def tiny_model(shift: str = "unidirectional", seed: int = 0, arch: str = "resnet
     family = {"bidirectional": "tsm", "unidirectional": "tsm_online", "none": "tsn"}[shift]
     model = tsm_tf.create_model(f"{family}_{arch}", num_classes=CLASSES, num_segments=FRAMES,
                                 input_size=SIZE)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 2.0, var.shape),
-            ])
-        elif isinstance(layer, keras.layers.Dense):
-            kernel, bias = layer.get_weights()
-            layer.set_weights([rng.normal(0, kernel.shape[0] ** -0.5, kernel.shape), bias])
-    return model
+    return randomize_statistics(model, seed)
 
 
 def synthetic_set(folder: Path, num_train: int = 10, num_val: int = 6) -> Path:

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from shared_helpers import randomize_statistics
 
 import tsm_tf
 from tsm_tf.models import StreamingTSM
@@ -15,18 +16,7 @@ def trained_like(arch, shift="unidirectional", seed=0):
     keras.utils.set_random_seed(seed)
     model = tsm_tf.create_model(f"tsm_{arch}", num_classes=5, num_segments=FRAMES,
                                 input_size=32, shift=shift, width_mult=1.0)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 2.0, var.shape),
-            ])
-        elif isinstance(layer, keras.layers.Dense):
-            kernel, bias = layer.get_weights()
-            layer.set_weights([rng.normal(0, kernel.shape[0] ** -0.5, kernel.shape), bias])
-    return model
+    return randomize_statistics(model, seed)
 
 
 def video(seed=1):

@@ -3,12 +3,12 @@ process trained on the same global batch."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from shared_helpers import free_ports
 
 from tsm_tf.data.synthetic import generate_synthetic_dataset
 
@@ -20,16 +20,6 @@ cfg = TrainConfig(**json.loads(sys.argv[1]))
 result = train(cfg)
 np.savez(sys.argv[2], *result["model"].get_weights())
 """
-
-
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _run(config, out_file, tf_config=None):
@@ -60,7 +50,7 @@ def test_two_workers_match_one_process(tmp_path):
                   dropout=0.0, augment=False, shuffle=False, verbose=0, seed=3,
                   weights=str(tmp_path / "init.keras"), optimizer="sgd", lr=0.05,
                   clip_grad_norm=1.0, weight_decay=1e-3, fc_lr5=True)
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     workers = [
         _run({**config, "output_dir": str(tmp_path / "multi"), "distribute": "multiworker"},

@@ -3,13 +3,13 @@ shards, two loopback workers), and a truncated or corrupt shard named in the err
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
+from shared_helpers import free_ports
 
 from tsm_tf.data.errors import DataError
 from tsm_tf.data.registry import get_dataset_spec
@@ -87,16 +87,6 @@ train(TrainConfig(**json.loads(sys.argv[1])))
 """
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_two_workers_over_uneven_shards_take_the_smaller_shards_steps(tmp_path):
     index = _write_shards(tmp_path)
@@ -104,7 +94,7 @@ def test_two_workers_over_uneven_shards_take_the_smaller_shards_steps(tmp_path):
                   arch="resnet_tiny", num_segments=4, input_size=32, batch_size=2, epochs=1,
                   dropout=0.0, shuffle=False, verbose=0, distribute="multiworker",
                   output_dir=str(tmp_path / "run"))
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     procs = []
     for i in range(2):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
