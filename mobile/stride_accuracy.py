@@ -55,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
 
+    from tsm_tf.common.paths import synthetic_root
     from tsm_tf.export.exporter import export_model
     from tsm_tf.io_utils import atomic_write_json
     from tsm_tf.runtime.recognizer import Recognizer
-    from tsm_tf.train.config import synthetic_root
 
     data = synthetic_root(args.data)
     val_list = data / "val.txt"

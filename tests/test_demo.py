@@ -8,7 +8,9 @@ import json
 
 import pytest
 
+from tsm_tf.data.synthetic import SYNTHETIC_CLASSES
 from tsm_tf.demo import main
+from tsm_tf.sidecar import read_sidecar
 
 
 @pytest.mark.slow
@@ -35,8 +37,12 @@ def test_demo_entry_point_writes_its_report_and_files(tmp_path, capsys):
     assert (out / "online_tsm" / "best.keras").is_file()
     # both TFLite models, the int8 one without any float32 tensor op, as the report says
     for kind in ("float32", "int8"):
-        path = out / f"online_tsm_{kind}.tflite"
+        path = out / f"online_tsm_streaming_{kind}.tflite"
         assert path.stat().st_size == steps["convert"][kind]["bytes"]
+        # the converter's sidecar, beside the model: what the recognizer and the app read
+        sidecar = read_sidecar(path)
+        assert sidecar["labels"] == list(SYNTHETIC_CLASSES)
+        assert sidecar["model"]["mode"] == "streaming" and len(sidecar["states"]) > 0
     assert steps["convert"]["int8"]["float32_ops"] == 0
     # streamed on LiteRT frame by frame: float32 equals Keras, int8 is close
     stream = steps["stream"]

@@ -48,10 +48,9 @@ def run_demo(out_dir: str | os.PathLike, *, epochs: int | None = None, num_train
     from tsm_tf.data.pipeline import build_dataset
     from tsm_tf.data.synthetic import SYNTHETIC_CLASSES, generate_synthetic_dataset
     from tsm_tf.evaluate import evaluate
-    from tsm_tf.export import convert_to_tflite, float32_tensor_ops
-    from tsm_tf.export.calibrate import calibration_frames
-    from tsm_tf.io_utils import atomic_write_bytes, atomic_write_json
-    from tsm_tf.models import StreamingTSM
+    from tsm_tf.export import float32_tensor_ops
+    from tsm_tf.export.exporter import ExportOptions, export_model
+    from tsm_tf.io_utils import atomic_write_json
     from tsm_tf.profile import model_cost
     from tsm_tf.runtime.session import StreamingSession
     from tsm_tf.train import TrainConfig, train
@@ -92,23 +91,16 @@ def run_demo(out_dir: str | os.PathLike, *, epochs: int | None = None, num_train
                                "early": scores.get("early")}
     _say(f"   top-1 {100 * scores['top1']:.1f}%, top-5 {100 * scores['top5']:.1f}%")
 
-    _say("4/5 converting the streaming model to float32 and int8 TFLite")
-    streaming = StreamingTSM.from_model(model)
-    calibration = build_dataset("synthetic", root=str(data_dir),
-                                list_file=str(data_dir / "train.txt"),
-                                num_segments=config["num_segments"],
-                                input_size=config["input_size"][0], batch_size=1,
-                                training=False)
-    clips = np.concatenate([np.asarray(c) for c, _ in calibration.take(16)])  # [16, T, H, W, 3]
-    flatbuffers = {
-        "float32": convert_to_tflite(streaming),
-        "int8": convert_to_tflite(streaming, quantization="int8",
-                                  representative_data=calibration_frames(streaming, clips)),
-    }
-    for kind, flatbuffer in flatbuffers.items():
-        atomic_write_bytes(out / f"online_tsm_{kind}.tflite", flatbuffer)
+    _say("4/5 converting the streaming model to float32 and int8 TFLite (with sidecars)")
+    exported = export_model(run_dir, out, ExportOptions(
+        precisions=("float32", "int8"), mode="streaming", num_calib=16, verbose=False,
+        calib={"dataset": "synthetic", "root": str(data_dir)}))
+    tflite_paths = {sidecar["conversion"]["precision"]: Path(sidecar["files"]["tflite"])
+                    for sidecar in exported}
+    flatbuffers = {kind: path.read_bytes() for kind, path in tflite_paths.items()}
     report["steps"]["convert"] = {
-        kind: {"bytes": len(fb), "float32_ops": len(float32_tensor_ops(fb))}
+        kind: {"tflite": str(tflite_paths[kind]), "bytes": len(fb),
+               "float32_ops": len(float32_tensor_ops(fb))}
         for kind, fb in flatbuffers.items()
     }
 

@@ -16,6 +16,16 @@ import os
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+
+def eval_scale_size(input_size: int, scale_size: int | None = None) -> int:
+    """The evaluation short side: ``scale_size`` if given, else the reference's
+    ``input_size * 256 // 224`` (256 for 224).
+
+    >>> eval_scale_size(224), eval_scale_size(64), eval_scale_size(64, 80)
+    (256, 73, 80)
+    """
+    return int(scale_size or input_size * 256 // 224)
+
 # File endings of PyTorch checkpoints (the reference's ``.pth.tar``, torchvision's ``.pth``),
 # longest first so that stripping removes ``.pth.tar`` rather than ``.tar``.
 TORCH_CHECKPOINT_SUFFIXES = (".pth.tar", ".pth", ".tar", ".pt")

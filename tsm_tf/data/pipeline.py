@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD, eval_scale_size
 from tsm_tf.common.validation import check_choice
 from tsm_tf.data.decode import (
     FRAME_COUNTS,
@@ -75,7 +75,7 @@ class ClipConfig:
     def out_size(self) -> int:
         if self.training or not self.full_res:
             return self.input_size
-        return self.scale_size or self.input_size * 256 // 224
+        return eval_scale_size(self.input_size, self.scale_size)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD, eval_scale_size  # noqa: F401
 
 # The evaluation protocol's per-frame core lives in the TF-free runtime, shared with the
 # streaming recognizer (one implementation); re-exported here for the data pipeline.
@@ -160,7 +160,7 @@ def eval_transform(
 
     ``S`` is ``input_size``, or ``scale_size`` with ``full_res`` (as the reference test).
     """
-    scale = scale_size or input_size * 256 // 224
+    scale = eval_scale_size(input_size, scale_size)
     crop = scale if full_res else input_size
     frames = resize_short_side(frames, scale)
     h, w = frames.shape[1:3]

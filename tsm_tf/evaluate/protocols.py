@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tsm_tf.common.constants import eval_scale_size
 from tsm_tf.common.validation import check_choice
 from tsm_tf.data.registry import parse_test_protocol
 from tsm_tf.data.transforms import CROP_CHOICES
@@ -137,7 +138,7 @@ def eval_size(input_size: int, protocol: Protocol, scale_size: int | None = None
     short-side scale (``scale_size``, default ``input_size * 256 // 224`` as the reference)."""
     if not protocol.full_res:
         return input_size
-    return scale_size or input_size * 256 // 224
+    return eval_scale_size(input_size, scale_size)
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

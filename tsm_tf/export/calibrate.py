@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
+
+from tsm_tf.data.errors import DataError
+from tsm_tf.data.listfile import resolve_list_path
 
 __all__ = [
     "CalibrationError",
@@ -61,7 +63,7 @@ def calibration_source(
                 f"Dataset {dataset!r} needs a list of clips: pass --calib-list FILE --root DIR "
                 "(training clips, in the reference 'path num_frames label' format)."
             )
-        from tsm_tf.train.config import synthetic_root
+        from tsm_tf.common.paths import synthetic_root
 
         folder = synthetic_root(root)
         list_file = folder / f"{split}.txt"
@@ -71,9 +73,10 @@ def calibration_source(
                 f"`python -m tsm_tf.data.synthetic --out {folder}`, or pass --calib-list."
             )
         root = folder
-    list_file = Path(list_file)
-    if not list_file.is_file():
-        raise CalibrationError(f"Calibration list {str(list_file)!r} not found.")
+    try:  # as written, else under the root: as training found it (tsm_tf.data.listfile)
+        list_file = resolve_list_path(list_file, root, flag="--calib-list")
+    except DataError as error:
+        raise CalibrationError(str(error)) from None
     data = {"dataset": dataset, "root": None if root is None else str(root),
             "list_file": str(list_file)}
     if frame_template is not None:

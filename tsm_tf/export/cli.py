@@ -118,11 +118,8 @@ def _options(args):
 
 def _compile_for_edgetpu(out_dir: str, verbose: bool):
     def after_write(sidecar: dict, _flatbuffer: bytes) -> None:
-        try:
-            from tsm_tf.export import edgetpu
-        except ImportError:
-            print("Edge TPU compiler step skipped: tsm_tf.export.edgetpu is not installed.")
-            return
+        from tsm_tf.export import edgetpu
+
         tflite = sidecar["files"]["tflite"]
         try:
             result = edgetpu.run_compiler(tflite, out_dir)

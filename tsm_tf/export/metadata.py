@@ -11,9 +11,10 @@ import datetime as _dt
 import numpy as np
 
 from tsm_tf.export.flatbuffer import FlatbufferModel, TensorInfo
+from tsm_tf.runtime.preprocess import preprocess_spec_for
 from tsm_tf.sidecar import FORMAT, VERSION
 
-__all__ = ["build_sidecar", "preprocess_spec", "state_entries", "temporal_spec", "tensor_spec"]
+__all__ = ["build_sidecar", "state_entries", "temporal_spec", "tensor_spec"]
 
 DENSE_WINDOW = 64  # dense sampling: T frames at stride 64 // T (tsm_tf.data.sampling)
 
@@ -29,16 +30,6 @@ def tensor_spec(tensor: TensorInfo, name: str) -> dict:
     """``{"name", "shape", "dtype", "quantization"}`` of a signature tensor."""
     return {"name": name, "shape": list(tensor.shape), "dtype": tensor.dtype,
             "quantization": _quantization(tensor)}
-
-
-def preprocess_spec(input_size: tuple[int, int], scale_size: int | None = None) -> dict:
-    """The evaluation resize and centre crop for a model of ``input_size`` (height, width)."""
-    height, width = input_size
-    return {
-        "resize_short_side": int(scale_size or height * 256 // 224),
-        "crop": [int(height), int(width)],
-        "interpolation": "bilinear",
-    }
 
 
 def temporal_spec(num_segments: int, sampling: str = "uniform",
@@ -119,7 +110,7 @@ def build_sidecar(
         },
         "labels": list(labels),
         "input": {**image, "color": "RGB", "mean": list(mean), "std": list(std)},
-        "preprocess": preprocess_spec((height, width), scale_size),
+        "preprocess": preprocess_spec_for((height, width), scale_size),
         "output": logits,
         "states": state_entries(parsed, state_names),
         "temporal": temporal,

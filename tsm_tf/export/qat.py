@@ -104,9 +104,10 @@ def convert_qat(
         ImportError: the ``qat`` extra is not installed.
         ValueError: bad arguments, or the job failed (the message ends with its stderr).
 
-    Example:
-        >>> flatbuffer = convert_qat("runs/online/best.keras", mode="streaming",
-        ...     data={"dataset": "synthetic", "root": "data", "list_file": "data/train.txt"})
+    Example (needs a trained model and its data, so not run as a doctest)::
+
+        flatbuffer = convert_qat("runs/online/best.keras", mode="streaming",
+            data={"dataset": "synthetic", "root": "data", "list_file": "data/train.txt"})
     """
     check_qat_installed()
     _check_arguments(model_path, data, mode, frames_per_step, epochs, io_type, num_calib,

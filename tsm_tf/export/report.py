@@ -16,7 +16,6 @@ __all__ = [
     "keras_logits",
     "litert_logits",
     "state_checks",
-    "stream_logits",
 ]
 
 FULL_INTEGER = ("int8", "qat")
@@ -57,20 +56,6 @@ def state_checks(states: list[dict]) -> dict:
             "requantize": mismatched}
 
 
-def stream_logits(runner, clip: np.ndarray, state_names: list[str], input_name: str = "image",
-                  frames_per_step: int = 1) -> np.ndarray:
-    """Per-frame logits ``[T, K]`` of ``clip`` ``[T, H, W, 3]`` through a LiteRT streaming
-    model, caches carried from call to call and starting from zero (float 0)."""
-    states = {name: np.zeros(runner.input_details[name]["shape"], np.float32)
-              for name in state_names}
-    logits = []
-    for frames in clip_steps(clip, frames_per_step):
-        outputs = runner({input_name: frames, **states})
-        states = {name: outputs[name] for name in state_names}
-        logits.append(outputs["logits"].reshape(-1, outputs["logits"].shape[-1]))  # [K', C]
-    return np.concatenate(logits)
-
-
 def keras_logits(model, clips: np.ndarray) -> np.ndarray:
     """Float Keras logits: ``[N, C]`` per clip (offline), ``[N, T, C]`` per frame (streaming)."""
     from tsm_tf.models import StreamingTSM
@@ -92,13 +77,17 @@ def litert_logits(flatbuffer: bytes, clips: np.ndarray, *, input_name: str,
                   state_names: list[str], frames_per_step: int = 1,
                   num_threads: int | None = None) -> np.ndarray:
     """The same as ``keras_logits`` from the TFLite model on LiteRT."""
-    from tsm_tf.export.litert import LiteRTModel
+    if input_name == "video" and frames_per_step == 1 and not state_names:  # offline
+        from tsm_tf.export.litert import LiteRTModel
 
-    runner = LiteRTModel(flatbuffer, num_threads=num_threads)
-    if input_name == "video" and frames_per_step == 1 and not state_names:
+        runner = LiteRTModel(flatbuffer, num_threads=num_threads)
         return np.concatenate([runner({"video": clip[None]})["logits"] for clip in clips])
-    return np.stack([stream_logits(runner, clip, state_names, input_name, frames_per_step)
-                     for clip in clips])
+    # Streaming: the runtime's own session (the Recognizer's cache carrying), zero caches per
+    # clip; it pairs the caches by name itself.
+    from tsm_tf.runtime.session import StreamingSession
+
+    session = StreamingSession.open(flatbuffer, num_threads=num_threads)
+    return np.stack([session.run_clip(clip) for clip in clips])
 
 
 def agreement(reference: np.ndarray, converted: np.ndarray,

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD
+from tsm_tf.common.constants import IMAGENET_MEAN, IMAGENET_STD, eval_scale_size
 
 INV_255 = np.float32(1.0 / 255.0)
 COLORS = ("bgr", "rgb")
@@ -230,7 +230,9 @@ def preprocess_frame(frame: np.ndarray, input_spec: Mapping, preprocess_spec: Ma
     return FramePreprocessor(input_spec, preprocess_spec, color)(frame)
 
 
-def preprocess_spec_for(input_size: int) -> dict:
-    """The evaluation protocol's ``preprocess`` section for a square ``input_size``."""
-    return {"resize_short_side": input_size * 256 // 224, "crop": [input_size, input_size],
-            "interpolation": "bilinear"}
+def preprocess_spec_for(input_size: int | tuple[int, int], scale_size: int | None = None) -> dict:
+    """The evaluation protocol's ``preprocess`` section (the sidecar's) for ``input_size``
+    (square, or ``(height, width)``): resize the short side, centre crop."""
+    height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
+    return {"resize_short_side": eval_scale_size(int(height), scale_size),
+            "crop": [int(height), int(width)], "interpolation": "bilinear"}
