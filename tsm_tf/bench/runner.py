@@ -58,20 +58,21 @@ def _frame(form) -> np.ndarray:
 
 
 def load_delegates(profile: dict) -> list:
-    """The TFLite delegates of an in-process profile (``edgetpu``: ``load_delegate``)."""
+    """The TFLite delegates of an in-process profile (``edgetpu``), loaded by the runtime's
+    ``load_delegate`` (one implementation with the Recognizer's)."""
     if profile.get("delegate") != "edgetpu":
         return []
-    from ai_edge_litert.interpreter import load_delegate
+    from ai_edge_litert import interpreter as litert
 
-    library = profile.get("delegate_library", "libedgetpu.so.1")
+    from tsm_tf.runtime.backend import RuntimeBackendError, load_delegate
+
+    library = profile.get("delegate_library", "edgetpu")
     try:
-        return [load_delegate(library, profile.get("delegate_options") or {})]
-    except (ValueError, OSError) as error:
+        return [load_delegate(litert, library, profile.get("delegate_options"))]
+    except RuntimeBackendError as error:
         raise DeviceUnavailable(
-            f"{profile['name']}: cannot load the Edge TPU delegate {library} ({error}). Install "
-            "the Edge TPU runtime (libedgetpu1-std) and plug in the accelerator; the model must "
-            "be compiled with edgetpu_compiler."
-        ) from error
+            f"{profile['name']}: {error} The model must be compiled with edgetpu_compiler."
+        ) from None
 
 
 def run_local(model, baseline=None, *, profile: dict, threads: int, runs: int, warmup: int,
