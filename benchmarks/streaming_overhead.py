@@ -125,15 +125,18 @@ def shift_without_concatenation():
         shift_module.streaming_shift = original
 
 
-def build_models(folder: Path, size: int, precision: str) -> dict[str, Path]:
-    """Convert (or reuse from ``folder``) every model form at one precision."""
+FORMS = ("tsn", "tsm", "tsm_packed", "tsm_stateful", "ablation_io")
+
+
+def build_models(folder: Path, size: int, precision: str,
+                 names: tuple[str, ...] = FORMS) -> dict[str, Path]:
+    """Convert (or reuse from ``folder``) the model forms ``names`` at one precision."""
     import tsm_tf
     from tsm_tf.export import convert_to_tflite
     from tsm_tf.models import StreamingTSM
 
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / f"{name}_{size}_{precision}.tflite"
-             for name in ("tsn", "tsm", "tsm_packed", "tsm_stateful", "ablation_io")}
+    paths = {name: folder / f"{name}_{size}_{precision}.tflite" for name in names}
     if all(p.is_file() for p in paths.values()):
         return paths
     import keras
@@ -149,7 +152,7 @@ def build_models(folder: Path, size: int, precision: str) -> dict[str, Path]:
         "tsm_stateful": lambda: StreamingTSM.from_model(online, stateful=True),
     }
     for name, build in builders.items():
-        if paths[name].is_file():
+        if name not in paths or paths[name].is_file():
             continue
         model = build()
         source = streaming if name in ("tsm", "tsm_packed") else None
@@ -157,7 +160,7 @@ def build_models(folder: Path, size: int, precision: str) -> dict[str, Path]:
                                        representative_data=_representative(model, source))
         atomic_write_bytes(paths[name], flatbuffer)
         print(f"built {paths[name].name}", file=sys.stderr)
-    if not paths["ablation_io"].is_file():
+    if "ablation_io" in paths and not paths["ablation_io"].is_file():
         with shift_without_concatenation():
             ablation = StreamingTSM.from_model(online)
             flatbuffer = convert_to_tflite(ablation, quantization=precision,

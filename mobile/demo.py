@@ -24,6 +24,19 @@ from tsm_tf.runtime.demo import DemoError, run_demo  # noqa: E402
 from tsm_tf.sidecar import SidecarError  # noqa: E402
 
 
+def _size(text: str) -> tuple[int, int] | None:
+    if text == "default":
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 320x240, or 'default'; "
+                                         f"got {text!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive; got {text!r}")
+    return width, height
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", help="input video file")
     source.add_argument("--camera", type=int, help="camera index (e.g. 0)")
+    parser.add_argument("--camera-size", type=_size, default="320x240", metavar="WxH",
+                        help="frame size asked of the camera (default 320x240, as the "
+                             "reference online demo; 'default' keeps the camera's own)")
     parser.add_argument("--out", help="write the annotated video here (headless); "
                                       "default: show a window")
     parser.add_argument("--smoothing", default="reference",
@@ -53,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_demo(args.model, video=args.video, camera=args.camera, out=args.out,
                            smoothing=args.smoothing, every=args.every, num_threads=args.threads,
                            delegate=args.delegate, max_frames=args.max_frames,
-                           progress=not args.quiet)
+                           progress=not args.quiet, camera_size=args.camera_size)
     except (FileNotFoundError, ValueError, DemoError, SidecarError,
             RuntimeBackendError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -138,3 +138,53 @@ def test_bad_sources_give_clear_errors_and_keep_results(demo_setup, tmp_path, ca
     # no --out on a machine without a display (headless OpenCV): say how to run instead
     assert demo.main(["--model", model, "--video", str(avi)]) == 2
     assert "give --out" in capsys.readouterr().err
+
+
+class _RecordingCamera:
+    """Stands in for cv2.VideoCapture(index): records what it is asked, gives one frame of the
+    size it was set to (a real camera may refuse; then Source.size tells)."""
+
+    def __init__(self, index):
+        self.index, self.asked = index, {}
+
+    def isOpened(self):  # noqa: N802 (OpenCV's name)
+        return True
+
+    def set(self, prop, value):
+        self.asked[prop] = value
+        return True
+
+    def get(self, prop):
+        return 0.0
+
+    def read(self):
+        width = int(self.asked.get(cv2.CAP_PROP_FRAME_WIDTH, 640))
+        height = int(self.asked.get(cv2.CAP_PROP_FRAME_HEIGHT, 480))
+        return True, np.zeros((height, width, 3), np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_camera_is_asked_for_the_reference_demo_size(monkeypatch):
+    from tsm_tf.runtime import demo as runtime_demo
+
+    monkeypatch.setattr(runtime_demo.cv2, "VideoCapture", _RecordingCamera)
+    source = runtime_demo.open_source(camera=0)
+    assert source.capture.asked == {cv2.CAP_PROP_FRAME_WIDTH: 320, cv2.CAP_PROP_FRAME_HEIGHT: 240}
+    assert source.size == (320, 240)
+    assert runtime_demo.open_source(camera=0, camera_size=(640, 480)).size == (640, 480)
+    assert runtime_demo.open_source(camera=0, camera_size=None).capture.asked == {}
+
+
+def test_camera_size_flag(capsys):
+    parser = load_script().build_parser()
+    assert parser.parse_args(["--model", "m", "--camera", "0"]).camera_size == (320, 240)
+    assert parser.parse_args(["--model", "m", "--camera", "0", "--camera-size", "1280x720"]
+                             ).camera_size == (1280, 720)
+    assert parser.parse_args(["--model", "m", "--camera", "0", "--camera-size", "default"]
+                             ).camera_size is None
+    for bad in ("320", "0x240", "axb"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--model", "m", "--camera", "0", "--camera-size", bad])
+        assert "--camera-size" in capsys.readouterr().err

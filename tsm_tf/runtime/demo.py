@@ -25,6 +25,10 @@ from tsm_tf.common.progress import Progress
 from tsm_tf.runtime.recognizer import Recognizer, Result
 
 WINDOW = "tsm_tf demo"
+# What the camera is asked for: the reference online demo's 320x240 ("a lower resolution for
+# speed up"). The frame is resized to the model's short side anyway, and a VGA frame costs
+# the recognizer about twice the resize time (benchmarks/recognizer_loop.py).
+DEFAULT_CAMERA_SIZE = (320, 240)
 
 
 class DemoError(RuntimeError):
@@ -43,8 +47,13 @@ class Source:
     first: np.ndarray  # the first frame, already read
 
 
-def open_source(video: str | None = None, camera: int | None = None) -> Source:
-    """Open a video file or a camera and read its first frame, or raise ``DemoError``."""
+def open_source(video: str | None = None, camera: int | None = None,
+                camera_size: tuple[int, int] | None = DEFAULT_CAMERA_SIZE) -> Source:
+    """Open a video file or a camera and read its first frame, or raise ``DemoError``.
+
+    A camera is asked for ``camera_size`` ``(width, height)`` frames (None: its default); it
+    may choose another size, which ``Source.size`` reports.
+    """
     if (video is None) == (camera is None):
         raise ValueError("Give exactly one of video= or camera=.")
     if video is not None:
@@ -60,6 +69,9 @@ def open_source(video: str | None = None, camera: int | None = None) -> Source:
             raise DemoError(f"{name.capitalize()} cannot be opened: is it connected, free (not "
                             "used by another program) and readable by this user? Try another "
                             "index, or --video FILE.")
+        if camera_size is not None:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, int(camera_size[0]))
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, int(camera_size[1]))
     ok, first = capture.read()
     if not ok or first is None:
         capture.release()
@@ -112,7 +124,8 @@ def _has_display() -> bool:
 def run_demo(model: str, *, video: str | None = None, camera: int | None = None,
              out: str | None = None, smoothing: str = "reference", every: int | None = None,
              num_threads: int | None = None, delegate=None, max_frames: int | None = None,
-             progress: bool = True) -> dict:
+             progress: bool = True,
+             camera_size: tuple[int, int] | None = DEFAULT_CAMERA_SIZE) -> dict:
     """Run the recognizer over a video or camera; write ``out`` or show a window.
 
     Returns a summary: frames read and annotated, model calls, the expected frame count, whether
@@ -122,7 +135,7 @@ def run_demo(model: str, *, video: str | None = None, camera: int | None = None,
 
     recognizer = Recognizer.from_file(model, num_threads=num_threads, smoothing=smoothing,
                                       delegate=delegate)
-    source = open_source(video=video, camera=camera)
+    source = open_source(video=video, camera=camera, camera_size=camera_size)
     stride = recognizer.stride_for_fps(source.fps) if every is None else int(every)
     if stride < 1:
         raise ValueError(f"--every must be >= 1. Received: {every}")
