@@ -15,7 +15,7 @@ import os
 import struct
 from pathlib import Path
 
-import tflite
+from tsm_tf.export.flatbuffer import metadata_entries, parse_model, read_metadata
 
 __all__ = [
     "FORMAT",
@@ -132,30 +132,9 @@ def read_sidecar(path: str | os.PathLike) -> dict:
 # --- flatbuffer metadata -------------------------------------------------------------------
 
 
-def _model(flatbuffer: bytes) -> tflite.Model:
-    if len(flatbuffer) < 8 or bytes(flatbuffer[4:8]) != _IDENTIFIER:
-        raise ValueError("not a TFLite flatbuffer (no 'TFL3' identifier)")
-    return tflite.Model.GetRootAs(flatbuffer, 0)
-
-
-def _metadata_entries(model: tflite.Model) -> list[tuple[str, int]]:
-    return [(model.Metadata(j).Name().decode("utf-8"), int(model.Metadata(j).Buffer()))
-            for j in range(model.MetadataLength())]
-
-
 def extract_metadata(flatbuffer: bytes, name: str) -> bytes | None:
     """The bytes stored under metadata ``name`` in a TFLite flatbuffer, or ``None``."""
-    flatbuffer = bytes(flatbuffer)
-    model = _model(flatbuffer)
-    for entry_name, index in _metadata_entries(model):
-        if entry_name == name:
-            buffer = model.Buffers(index)
-            if buffer.DataLength() > 0:
-                return buffer.DataAsNumpy().tobytes()
-            if buffer.Offset() > 1:
-                return flatbuffer[buffer.Offset(): buffer.Offset() + buffer.Size()]
-            return b""
-    return None
+    return read_metadata(flatbuffer, name)
 
 
 def _u32(data: bytes | bytearray, pos: int) -> int:
@@ -200,12 +179,12 @@ def embed_metadata(flatbuffer: bytes, name: str, data: bytes) -> bytes:
     after them. The model's tensors, operators and signatures are unchanged.
     """
     flatbuffer = bytes(flatbuffer)
-    model = _model(flatbuffer)
+    model = parse_model(flatbuffer)
     if any(model.Buffers(j).Offset() > 1 for j in range(model.BuffersLength())):
         raise ValueError("models over 2 GB (buffers stored by file offset) are not supported")
     fields = _model_fields(flatbuffer)
     buffers = _vector_targets(flatbuffer, fields[_BUFFERS]) if _BUFFERS in fields else []
-    old_entries = _metadata_entries(model)
+    old_entries = metadata_entries(model)
     metadata = _vector_targets(flatbuffer, fields[_METADATA]) if _METADATA in fields else []
     replaced = {index for entry_name, index in old_entries if entry_name == name}
     kept = [pos for pos, (entry_name, _) in zip(metadata, old_entries, strict=True)

@@ -263,13 +263,30 @@ def _as_bytes(flatbuffer: bytes | bytearray | str | os.PathLike) -> bytes:
         raise FileNotFoundError(f"Cannot read TFLite model {path!r}: {error.strerror}.") from None
 
 
-def _root(data: bytes, what: str = "the buffer") -> tflite.Model:
-    if len(data) < 8 or data[4:8] != _TFLITE_IDENTIFIER:
+def parse_model(data: bytes, what: str = "the buffer") -> tflite.Model:
+    """The root ``tflite.Model`` of flatbuffer bytes, or a ``ValueError`` naming ``what``."""
+    if len(data) < 8 or bytes(data[4:8]) != _TFLITE_IDENTIFIER:
         raise ValueError(
             f"{what} is not a TFLite flatbuffer (no 'TFL3' identifier); convert the model with "
             "converters/to_tflite.py."
         )
     return tflite.Model.GetRootAs(data, 0)
+
+
+def metadata_entries(model: tflite.Model) -> list[tuple[str, int]]:
+    """``(name, buffer index)`` of each metadata entry, in file order."""
+    return [(model.Metadata(j).Name().decode("utf-8"), int(model.Metadata(j).Buffer()))
+            for j in range(model.MetadataLength())]
+
+
+def read_metadata(flatbuffer: bytes, name: str) -> bytes | None:
+    """The bytes stored under metadata ``name``, or ``None`` when there is no such entry."""
+    data = bytes(flatbuffer)
+    model = parse_model(data)
+    for entry_name, index in metadata_entries(model):
+        if entry_name == name:
+            return _buffer_bytes(model, index, data)
+    return None
 
 
 def read_flatbuffer(flatbuffer: bytes | bytearray | str | os.PathLike,
@@ -278,7 +295,7 @@ def read_flatbuffer(flatbuffer: bytes | bytearray | str | os.PathLike,
     what = "The buffer" if isinstance(flatbuffer, bytes | bytearray | memoryview) \
         else f"{os.fspath(flatbuffer)!r}"
     data = _as_bytes(flatbuffer)
-    model = _root(data, what)
+    model = parse_model(data, what)
     if not 0 <= subgraph < model.SubgraphsLength():
         raise ValueError(f"{what} has {model.SubgraphsLength()} subgraphs, not {subgraph + 1}.")
     graph = model.Subgraphs(subgraph)
@@ -337,8 +354,7 @@ def read_flatbuffer(flatbuffer: bytes | bytearray | str | os.PathLike,
                         for k in range(sig.OutputsLength())},
         }
 
-    metadata_names = [model.Metadata(j).Name().decode("utf-8")
-                      for j in range(model.MetadataLength())]
+    metadata_names = [entry_name for entry_name, _ in metadata_entries(model)]
     return FlatbufferModel(
         operators=operators,
         tensors=tensors,
