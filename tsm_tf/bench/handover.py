@@ -37,6 +37,15 @@ def _model_bytes(model: bytes | str | os.PathLike) -> bytes:
         return f.read()
 
 
+def _interpreter(model, num_threads: int | None = None, delegates: list | None = None):
+    """An allocated ``ai_edge_litert`` Interpreter: the forms measure LiteRT's own API, so
+    they take no fallback runtime (``tsm_tf.runtime.backend`` does that for applications)."""
+    interpreter = Interpreter(model_content=_model_bytes(model), num_threads=num_threads,
+                              experimental_delegates=delegates)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
 def _state_names(inputs: dict, outputs: dict) -> list[str]:
     """Inputs that come back as outputs of the same name: the caches, sorted for a fixed order."""
     return sorted(name for name in inputs if name in outputs)
@@ -66,9 +75,7 @@ class _InterpreterForm:
     """Shared set-up of the three ``Interpreter`` forms."""
 
     def __init__(self, model, num_threads: int | None = None, delegates: list | None = None):
-        self.interpreter = Interpreter(model_content=_model_bytes(model), num_threads=num_threads,
-                                       experimental_delegates=delegates)
-        self.interpreter.allocate_tensors()
+        self.interpreter = _interpreter(model, num_threads, delegates)
         runner = self.interpreter.get_signature_runner(SIGNATURE)
         self.input_details = runner.get_input_details()
         self.output_details = runner.get_output_details()
@@ -216,9 +223,7 @@ class SessionForm:
     def __init__(self, model, num_threads: int | None = None, delegates: list | None = None):
         from tsm_tf.runtime.session import StreamingSession
 
-        interpreter = Interpreter(model_content=_model_bytes(model), num_threads=num_threads,
-                                  experimental_delegates=delegates)
-        interpreter.allocate_tensors()
+        interpreter = _interpreter(model, num_threads, delegates)
         runner = interpreter.get_signature_runner(SIGNATURE)
         caches = _state_names(runner.get_input_details(), runner.get_output_details())
         del runner  # a live runner holds the interpreter, which then refuses invoke()

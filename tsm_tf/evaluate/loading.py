@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from tsm_tf.common.constants import is_torch_checkpoint_path
+from tsm_tf.common.streaming import streaming_problem
 
 
 class ModelMismatchError(ValueError):
@@ -79,15 +80,8 @@ def check_input(model, *, early: bool = False) -> None:
     pooling, no non-local blocks."""
     if not early:
         return
-    cfg = model.tsm_config
-    if cfg["shift"] == "bidirectional":
+    problem = streaming_problem(model.tsm_config)
+    if problem:
         raise ModelMismatchError(
-            "Early recognition needs an online model: this model's bi-directional shift lets "
-            "each frame see the next one, which has not been observed yet. Evaluate a "
-            "tsm_online_* model (shift='unidirectional'), or a TSN model (shift='none')."
-        )
-    if cfg.get("temporal_pool") or cfg.get("non_local"):
-        raise ModelMismatchError(
-            "Early recognition needs per-frame predictions that only use past frames; "
-            "temporal pooling and non-local blocks mix the whole clip."
-        )
+            f"Early recognition needs an online model, whose per-frame predictions use only "
+            f"past frames: {problem}. A TSN model (shift='none') also qualifies.")

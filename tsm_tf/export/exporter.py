@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 
+from tsm_tf.common.streaming import streaming_problem
 from tsm_tf.export.report import FULL_INTEGER
 
 __all__ = ["ExportError", "ExportOptions", "PRECISIONS", "export_model", "prepare_model"]
@@ -79,15 +80,10 @@ def prepare_model(model, mode: str, frames_per_step: int = 1):
                 "streaming, or pass the offline TSM (e.g. the training run's best.keras)."
             )
         return model
-    if config["shift"] == "bidirectional":
-        raise ExportError(
-            "Streaming needs an online model: this TSM has a bi-directional shift, which looks "
-            "at the next frame. Train one with `python -m tsm_tf.train --shift unidirectional`, "
-            "or export this one with --mode offline."
-        )
-    if config.get("temporal_pool") or config.get("non_local"):
-        raise ExportError("Models with temporal pooling or non-local blocks mix the whole clip "
-                          "and cannot stream; export them with --mode offline.")
+    problem = streaming_problem(config)
+    if problem:
+        raise ExportError(f"This model cannot stream: {problem}; or export it with --mode "
+                          "offline.")
     if isinstance(model, StreamingTSM) and model.frames_per_step == frames_per_step \
             and not model.stateful:
         return model

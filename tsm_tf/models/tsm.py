@@ -6,6 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from tsm_tf.common.streaming import streaming_problem
 from tsm_tf.common.validation import check_choice
 from tsm_tf.layers import AverageConsensus, FoldTime, StatefulTemporalShift, UnfoldTime
 from tsm_tf.layers.shift import check_num_segments, check_shift_args
@@ -253,17 +254,10 @@ class StreamingTSM(keras.Model):
             arch=arch, num_classes=num_classes, num_segments=num_segments, shift=shift,
             shift_div=shift_div, shift_place=shift_place, temporal_pool=temporal_pool,
             non_local=non_local, dropout=dropout, width_mult=width_mult))
-        if shift == "bidirectional":
-            raise ValueError(
-                "A streaming model needs `shift='unidirectional'` (or 'none'): a bi-directional "
-                "shift looks at the next frame, which has not arrived yet. Train an online model "
-                "with shift='unidirectional'."
-            )
-        if temporal_pool or non_local:
-            raise ValueError(
-                "`temporal_pool` and `non_local` mix frames over the whole clip and cannot run "
-                "frame by frame; build the streaming model without them."
-            )
+        problem = streaming_problem(dict(shift=shift, temporal_pool=temporal_pool,
+                                         non_local=non_local))
+        if problem:
+            raise ValueError(f"A StreamingTSM cannot be built: {problem}.")
         batch_size = 1 if batch_size is None else batch_size
         check_num_segments(frames_per_step)
         height, width = _input_hw(input_size)

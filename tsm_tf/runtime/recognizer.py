@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tsm_tf.common.streaming import streaming_problem
 from tsm_tf.runtime.preprocess import FramePreprocessor
 from tsm_tf.runtime.session import StreamingSession
 from tsm_tf.runtime.smoothing import Smoother, make_smoother, softmax
@@ -194,9 +195,10 @@ class Recognizer:
 def check_streaming(sidecar: Mapping, where: str = "the model") -> None:
     """Refuse an offline model (or one with a bi-directional shift) with the reason."""
     model = sidecar.get("model") or {}
-    if model.get("mode") != "streaming" or model.get("shift") == "bidirectional":
+    problem = streaming_problem(model)
+    if model.get("mode") != "streaming" or problem:
         raise ValueError(
             f"{where} is an offline model (mode {model.get('mode')!r}, shift "
-            f"{model.get('shift')!r}): it takes whole clips and its bi-directional shift mixes "
-            "in the next frames, which a live stream has not seen yet. Train an online model "
-            "(`python -m tsm_tf.train --shift unidirectional`) and convert its streaming form.")
+            f"{model.get('shift')!r}): it takes whole clips"
+            + (f", and {problem}." if problem else "; convert its streaming form "
+               "(converters/to_tflite.py --mode streaming)."))
