@@ -11,6 +11,7 @@ Model forms:
   tsm_stateful  caches in resource variables inside the model (``StreamingTSM(stateful=True)``)
   ablation_io   each shift point only slices its cache output, ``x[..., :fold]``; no cache
                 input, no concatenation (not a valid model: TSM minus it = the concatenation)
+  tsm_split     ``tsm`` with both channel groups cut by one SPLIT_V op instead of two slices
 Hand-over forms (``tsm_tf.bench.handover``): session (the runtime's ``StreamingSession``,
 what the ``Recognizer`` runs), signature, set_tensor, views, compiled.
 
@@ -54,7 +55,7 @@ ENTRIES = [
     ("tsm_packed", "session", "app"), ("tsm_packed", "views", "app"),
     ("tsm_packed", "compiled", "app"),
     ("tsm_stateful", "views", "app"), ("tsm_stateful", "compiled", "app"),
-    ("ablation_io", "raw", "call"),
+    ("ablation_io", "raw", "call"), ("tsm_split", "views", "app"), ("tsm_split", "views", "call"),
 ]
 
 
@@ -108,24 +109,37 @@ def packed_model(streaming):
 
 
 @contextlib.contextmanager
-def shift_without_concatenation():
-    """Ablation: every streaming shift returns its input unchanged and slices its cache output."""
+def patched_shift(replacement):
+    """Build models whose streaming shifts call ``replacement(x, cache, fold)`` instead."""
     import tsm_tf.layers.shift as shift_module
 
     original = shift_module.streaming_shift
 
-    def io_only(x, cache, shift_div=8, num_frames=1):
-        fold = shift_module.shift_fold(x.shape[-1], shift_div)
-        return x, x[..., :fold]  # the cache input is unused (the converter drops it)
+    def shift(x, cache, shift_div=8, num_frames=1):
+        return replacement(x, cache, shift_module.shift_fold(x.shape[-1], shift_div))
 
-    shift_module.streaming_shift = io_only
+    shift_module.streaming_shift = shift
     try:
         yield
     finally:
         shift_module.streaming_shift = original
 
 
-FORMS = ("tsn", "tsm", "tsm_packed", "tsm_stateful", "ablation_io")
+def io_only(x, cache, fold):
+    """Ablation: the input unchanged and its cache output sliced; the cache input is unused
+    (the converter drops it)."""
+    return x, x[..., :fold]
+
+
+def split_once(x, cache, fold):
+    """Both channel groups from one SPLIT_V op instead of two strided slices (exact)."""
+    import keras
+
+    head, rest = keras.ops.split(x, [fold], axis=-1)
+    return keras.ops.concatenate([cache, rest], axis=-1), head
+
+
+FORMS = ("tsn", "tsm", "tsm_packed", "tsm_stateful", "ablation_io", "tsm_split")
 
 
 def build_models(folder: Path, size: int, precision: str,
@@ -160,12 +174,15 @@ def build_models(folder: Path, size: int, precision: str,
                                        representative_data=_representative(model, source))
         atomic_write_bytes(paths[name], flatbuffer)
         print(f"built {paths[name].name}", file=sys.stderr)
-    if "ablation_io" in paths and not paths["ablation_io"].is_file():
-        with shift_without_concatenation():
-            ablation = StreamingTSM.from_model(online)
-            flatbuffer = convert_to_tflite(ablation, quantization=precision,
-                                           representative_data=_representative(ablation, ablation))
-        atomic_write_bytes(paths["ablation_io"], flatbuffer)
+    for name, replacement in (("ablation_io", io_only), ("tsm_split", split_once)):
+        if name not in paths or paths[name].is_file():
+            continue
+        with patched_shift(replacement):
+            model = StreamingTSM.from_model(online)
+            flatbuffer = convert_to_tflite(model, quantization=precision,
+                                           representative_data=_representative(model, model))
+        atomic_write_bytes(paths[name], flatbuffer)
+        print(f"built {paths[name].name}", file=sys.stderr)
     return paths
 
 
@@ -181,7 +198,11 @@ def model_facts(paths: dict[str, Path]) -> dict[str, dict]:
         ops = Counter(op_names(path))
         form = RawInterpreter(path, 1)
         inputs = form.interpreter.get_input_details()
+        # ops the XNNPACK delegate took are replaced by DELEGATE nodes, one per partition
+        partitions = sum(d["op_name"] == "DELEGATE"
+                         for d in form.interpreter._get_ops_details())  # noqa: SLF001
         facts[name] = {"ops": dict(ops), "size_mb": path.stat().st_size / 1e6,
+                       "xnnpack_partitions": partitions,
                        "boundary_caches": sum("state" in d["name"] for d in inputs),
                        "float32_ops": len(float32_tensor_ops(path))}
     return facts
@@ -365,6 +386,7 @@ def main(argv=None) -> int:
             print(f"not measured: {model}/{form}: {reason}")
         print("max |logits - tsm/signature|:",
               {k: v if isinstance(v, str) else f"{v:.2g}" for k, v in exact.items()})
+        print("XNNPACK partitions:", {k: v["xnnpack_partitions"] for k, v in facts.items()})
         print("float32 ops:", {k: v["float32_ops"] for k, v in facts.items()},
               "caches at the boundary:", {k: v["boundary_caches"] for k, v in facts.items()})
         report["precisions"][precision] = {
