@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -36,7 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from streaming_overhead import NUM_CLASSES, build_models  # noqa: E402
+from streaming_overhead import (  # noqa: E402
+    NUM_CLASSES,
+    add_common_arguments,
+    build_models,
+    report_header,
+)
 
 from tsm_tf.bench.timing import interleaved_rounds, percentile  # noqa: E402
 from tsm_tf.io_utils import atomic_write_text  # noqa: E402
@@ -100,19 +103,10 @@ def measure(path: Path, threads: int, camera_size: tuple[int, int], rounds: int,
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--threads", type=int, default=2, help="model threads (2)")
-    parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--runs", type=int, default=3, help="timed frames per entry per round")
-    parser.add_argument("--precisions", default="float32,int8")
-    parser.add_argument("--models-dir", default="runs/streaming_overhead/models")
-    parser.add_argument("--json", default="runs/recognizer_loop.json")
+    add_common_arguments(parser, rounds=300, runs=3, json_path="runs/recognizer_loop.json")
     args = parser.parse_args(argv)
-    report = {"benchmark": "recognizer_loop", "size": args.size, "threads": args.threads,
-              "rounds": args.rounds, "runs": args.runs,
-              "machine": platform.processor() or platform.machine(),
-              "cpus": len(os.sched_getaffinity(0)),
-              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": []}
+    report = report_header("recognizer_loop", args)
+    report["rows"] = []
     default_threads = cv2.getNumThreads()
     print(f"{'precision':<10}{'camera':<9}{'cv2 thr':>8}{'model ms':>10}{'recognizer ms':>15}"
           f"{'adds':>8}{'loop ms':>9}{'loop share':>12}")

@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -41,6 +40,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tsm_tf.bench.handover import open_form  # noqa: E402
+from tsm_tf.bench.host import describe_host, host_facts  # noqa: E402
 from tsm_tf.bench.timing import interleaved_rounds, paired_overhead, percentile  # noqa: E402
 from tsm_tf.io_utils import atomic_write_bytes, atomic_write_text  # noqa: E402
 
@@ -355,20 +355,34 @@ def print_rows(precision: str, rows: list[dict]) -> None:
               f"{r['overhead_vs_best_pct']:>+15.1f}%")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_common_arguments(parser: argparse.ArgumentParser, *, rounds: int, runs: int,
+                         json_path: str) -> None:
+    """The options this script shares with ``benchmarks/recognizer_loop.py``."""
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=150)
-    parser.add_argument("--runs", type=int, default=1, help="timed frames per entry per round")
+    parser.add_argument("--threads", type=int, default=2, help="model threads (2)")
+    parser.add_argument("--rounds", type=int, default=rounds, help=f"rounds ({rounds})")
+    parser.add_argument("--runs", type=int, default=runs,
+                        help=f"timed frames per entry per round ({runs})")
     parser.add_argument("--precisions", default="float32,int8")
     parser.add_argument("--models-dir", default="runs/streaming_overhead/models")
-    parser.add_argument("--json", default="runs/streaming_overhead.json")
+    parser.add_argument("--json", default=json_path)
+
+
+def report_header(name: str, args: argparse.Namespace) -> dict:
+    """The run's settings and the host (CPU, cores, SIMD features, LiteRT), printed too."""
+    host = host_facts()
+    print(f"host: {describe_host(host)}; {args.threads} model threads", flush=True)
+    return {"benchmark": name, "size": args.size, "threads": args.threads,
+            "rounds": args.rounds, "runs": args.runs, "host": host,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_arguments(parser, rounds=150, runs=1, json_path="runs/streaming_overhead.json")
     args = parser.parse_args(argv)
-    report = {"benchmark": "streaming_overhead", "size": args.size, "threads": args.threads,
-              "rounds": args.rounds, "runs": args.runs, "machine": platform.processor()
-              or platform.machine(), "cpus": len(os.sched_getaffinity(0)),
-              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "precisions": {}}
+    report = report_header("streaming_overhead", args)
+    report["precisions"] = {}
     for precision in args.precisions.split(","):
         paths = build_models(Path(args.models_dir), args.size, precision)
         facts = model_facts(paths)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tsm_tf.bench.handover import open_form
+from tsm_tf.bench.host import describe_host
 from tsm_tf.bench.modelinfo import model_size_mb, quantization_of
 from tsm_tf.bench.remote import (
     DeviceLost,
@@ -105,6 +106,7 @@ def run_local(model, baseline=None, *, profile: dict, threads: int, runs: int, w
         calls[(role, "call")] = runner.invoke
     cpu: dict = {}
     times = interleaved_rounds(calls, rounds=rounds, runs=runs, cpu=cpu)
+    host = describe_host()  # int8 vs float32 depends on the CPU's SIMD features
     round_medians = {key: [statistics.median(r) for r in value] for key, value in times.items()}
     rows = []
     for (role, measure), per_round in times.items():
@@ -121,6 +123,7 @@ def run_local(model, baseline=None, *, profile: dict, threads: int, runs: int, w
                                  / percentile(round_medians[("baseline", measure)], 10) - 1)
                 notes.append(f"CPU-time overhead {cpu_overhead:+.1f} %; fastest-decile "
                              f"overhead {fastest:+.1f} %")
+        notes.append(host)
         row.update(measure=measure, init_ms=init_ms[role], first_ms=first_ms[role],
                    runs=runs * rounds, warmup=warmup, rounds=rounds, note="; ".join(notes),
                    **summarize([t for r in per_round for t in r]))
