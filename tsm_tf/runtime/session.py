@@ -9,7 +9,12 @@ objects built, nothing allocated), requantizing when a cache leaves with other q
 parameters than it comes in with (``docs/sidecar.md``).
 
 Views from ``interpreter.tensor(i)()`` must not be held across ``invoke()`` (the interpreter
-refuses to run while one exists): the session takes fresh views per call and never keeps one.
+refuses to run while one exists), and building twenty views per frame costs more than the
+copies themselves. So the session records each cache's buffer address once, checks after the
+first call that the interpreter kept every buffer where it was (static tensors in its arena),
+and from then on hands the caches over with one ``memmove`` each; if a buffer ever moved (a
+dynamic tensor), it keeps taking fresh views instead. Requantized caches always go through
+numpy. Do not resize or re-allocate the interpreter while a session uses it.
 
 Example (needs a model file, so not run as a doctest)::
     interpreter, _ = load_interpreter("online_tsm.tflite", num_threads=2)
@@ -20,6 +25,7 @@ Example (needs a model file, so not run as a doctest)::
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -138,6 +144,9 @@ class StreamingSession:
         self._carry = [(interpreter.tensor(p.input.index), interpreter.tensor(p.output.index), p,
                         p.requantize) for p in self.states]
         self._frame_view = interpreter.tensor(self.frame.index) if self.frame else None
+        # (destination, source, bytes) of the caches copied as they are; None until checked
+        self._copies: list[tuple[int, int, int]] | None = None
+        self._addresses = self._cache_addresses()
         self.reset_states()
 
     @classmethod
@@ -205,9 +214,25 @@ class StreamingSession:
         """Run the model once on the inputs as they are (no state carrying)."""
         self.interpreter.invoke()
 
+    def _cache_addresses(self) -> list[tuple[int, int, int]]:
+        """(input address, output address, bytes) of every cache, from fresh views."""
+        addresses = []
+        for get_in, get_out, _, _ in self._carry:
+            into, out = get_in(), get_out()
+            addresses.append((into.ctypes.data, out.ctypes.data, into.nbytes))
+            del into, out  # no view may outlive this call
+        return addresses
+
     def carry_states(self) -> None:
         """Copy every state output into its input, in place (requantized where needed)."""
-        for get_in, get_out, pair, needs_requantize in self._carry:
+        if self._copies is None:  # first call: did every buffer stay where it was?
+            stable = self._cache_addresses() == self._addresses
+            self._copies = [a for a, c in zip(self._addresses, self._carry, strict=True)
+                            if not c[3]] if stable else []
+            self._slow = [c for c in self._carry if c[3] or not stable]
+        for destination, source, size in self._copies:
+            ctypes.memmove(destination, source, size)
+        for get_in, get_out, pair, needs_requantize in self._slow:
             if needs_requantize:
                 requantize(get_out(), pair.output, pair.input, out=get_in())
             else:
