@@ -8,6 +8,7 @@ import pytest
 
 from tsm_tf.runtime.preprocess import (
     FramePreprocessor,
+    crop_frame,
     dequantize,
     preprocess_frame,
     preprocess_spec_for,
@@ -83,6 +84,24 @@ def test_writes_into_a_given_buffer():
     assert prep(frame, out=out[0]) is not None
     np.testing.assert_array_equal(out[0], preprocess_frame(frame, FLOAT_INPUT,
                                                            preprocess_spec_for(32)))
+
+
+@pytest.mark.parametrize("color", ["bgr", "rgb"])
+@pytest.mark.parametrize("height, width", [(40, 52), (36, 36), (96, 128)])  # up, none, down
+def test_reused_buffers_give_what_a_fresh_preprocessor_gives(color, height, width):
+    """One preprocessor resizes and crops into the same memory every frame; each frame's
+    result still equals that frame preprocessed on its own."""
+    prep = FramePreprocessor(FLOAT_INPUT, preprocess_spec_for(32), color=color)
+    frames = [random_frame(height, width, seed=s) for s in range(3)]
+    crops = [prep.crop_rgb(f) for f in frames]
+    assert all(c is crops[0] for c in crops)  # one buffer, overwritten
+    for frame in frames:
+        fresh = preprocess_frame(frame, FLOAT_INPUT, preprocess_spec_for(32), color=color)
+        np.testing.assert_array_equal(prep(frame), fresh)
+    # the buffer holds the last frame's crop, in RGB order
+    last = frames[-1] if color == "rgb" else frames[-1][..., ::-1]
+    np.testing.assert_array_equal(prep.crop_rgb(frames[-1]),
+                                  crop_frame(np.ascontiguousarray(last), preprocess_spec_for(32)))
 
 
 @pytest.mark.parametrize("frame, message", [

@@ -48,14 +48,23 @@ def short_side_size(image_w: int, image_h: int, size: int) -> tuple[int, int]:
     return int(size * image_w / image_h), size
 
 
-def resize_image(img: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Resize ``[H, W, C]`` to ``[h, w, C]``: bilinear, area averaging for 2x shrinks."""
+def resize_image(img: np.ndarray, w: int, h: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Resize ``[H, W, C]`` to ``[h, w, C]``: bilinear, area averaging for 2x shrinks.
+
+    ``out``: an ``[h, w, C]`` array of ``img``'s dtype to write into (a stream reuses one).
+    An image already ``w x h`` is returned as it is.
+    """
     if img.shape[1] == w and img.shape[0] == h:
         return img
     # Bilinear (as the reference); area averaging only for strong shrinks, to avoid aliasing.
     big_shrink = w * 2 <= img.shape[1] and h * 2 <= img.shape[0]
-    return cv2.resize(img, (w, h),
-                      interpolation=cv2.INTER_AREA if big_shrink else cv2.INTER_LINEAR)
+    interpolation = cv2.INTER_AREA if big_shrink else cv2.INTER_LINEAR
+    if out is None:
+        return cv2.resize(img, (w, h), interpolation=interpolation)
+    written = cv2.resize(img, (w, h), dst=out, interpolation=interpolation)
+    if written is not out:  # OpenCV could not write in place
+        np.copyto(out, written)
+    return out
 
 
 def center_crop_box(image_w: int, image_h: int, crop: int, crop_h: int | None = None
@@ -145,8 +154,13 @@ def check_frame(frame: np.ndarray, name: str = "frame") -> np.ndarray:
     return frame
 
 
-def crop_frame(frame: np.ndarray, preprocess_spec: Mapping) -> np.ndarray:
-    """Steps 1-2: uint8 ``[H, W, 3]`` -> uint8 ``[crop_h, crop_w, 3]`` (channel order kept)."""
+def crop_frame(frame: np.ndarray, preprocess_spec: Mapping,
+               buffers: dict | None = None) -> np.ndarray:
+    """Steps 1-2: uint8 ``[H, W, 3]`` -> uint8 ``[crop_h, crop_w, 3]`` (channel order kept).
+
+    ``buffers``: a dict the resized frame's memory is kept in between calls (a stream of
+    frames of one size then resizes into the same, cache-warm memory every frame).
+    """
     interpolation = preprocess_spec.get("interpolation", "bilinear")
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"Unsupported preprocess.interpolation {interpolation!r}; the runtime "
@@ -154,7 +168,13 @@ def crop_frame(frame: np.ndarray, preprocess_spec: Mapping) -> np.ndarray:
     crop_h, crop_w = (int(v) for v in preprocess_spec["crop"])
     h, w = frame.shape[:2]
     new_w, new_h = short_side_size(w, h, int(preprocess_spec["resize_short_side"]))
-    resized = resize_image(frame, new_w, new_h)
+    out = None
+    if buffers is not None and (new_w, new_h) != (w, h):
+        shape = (new_h, new_w, frame.shape[2])
+        out = buffers.get("resized")
+        if out is None or out.shape != shape or out.dtype != frame.dtype:
+            out = buffers["resized"] = np.empty(shape, frame.dtype)
+    resized = resize_image(frame, new_w, new_h, out=out)
     x, y, _, _ = center_crop_box(new_w, new_h, crop_w, crop_h)
     out = resized[y:y + crop_h, x:x + crop_w]
     if out.shape[:2] != (crop_h, crop_w):
@@ -179,6 +199,9 @@ class FramePreprocessor:
         self.crop_hw = tuple(int(v) for v in preprocess_spec["crop"])
         self._table = value_table(input_spec).reshape(256, 1, 3)  # [value, 1, RGB channel]
         self.frame_size: tuple[int, int] | None = None
+        # reused every frame: the resized frame and the RGB crop (cache-warm, nothing allocated)
+        self._buffers: dict[str, np.ndarray] = {}
+        self._rgb = np.empty((*self.crop_hw, 3), np.uint8)
 
     def reset(self) -> None:
         """Forget the stream's frame size (a new video may have another)."""
@@ -186,6 +209,9 @@ class FramePreprocessor:
 
     def crop_rgb(self, frame: np.ndarray) -> np.ndarray:
         """Checks, steps 1-3: uint8 ``[H, W, 3]`` -> contiguous uint8 RGB ``[crop_h, crop_w, 3]``.
+
+        The result is this preprocessor's own buffer, overwritten by the next call: use it (or
+        copy it) before giving the next frame.
         """
         frame = check_frame(frame)
         size = frame.shape[:2]
@@ -196,10 +222,14 @@ class FramePreprocessor:
                 f"Frame size changed from {self.frame_size[1]}x{self.frame_size[0]} to "
                 f"{size[1]}x{size[0]} within one stream: call reset() for a new video, or "
                 "resize frames to one size first.")
-        crop = crop_frame(frame, self.preprocess_spec)  # a view into the resized frame
+        crop = crop_frame(frame, self.preprocess_spec, self._buffers)  # a view, [h, w, 3]
         if self.color == "bgr":
-            return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)  # contiguous [h, w, 3]
-        return np.ascontiguousarray(crop)
+            written = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB, dst=self._rgb)
+            if written is not self._rgb:  # OpenCV could not write in place
+                np.copyto(self._rgb, written)
+        else:
+            np.copyto(self._rgb, crop)
+        return self._rgb
 
     def values(self, rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Steps 4-5 on ``crop_rgb``'s output, by lookup table, into ``out`` when given."""
