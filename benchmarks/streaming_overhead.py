@@ -15,9 +15,7 @@ Model forms:
 Hand-over forms (``tsm_tf.bench.handover``): session (the runtime's ``StreamingSession``,
 what the ``Recognizer`` runs), signature, set_tensor, views, compiled.
 
-Also measured: the recognizer loop's own work per frame (the runtime's preprocessing of a
-640x480 BGR camera frame straight into the input tensor, plus the reference smoothing rule)
-against the model's per-frame time (target: under 15 %).
+The recognizer loop's own cost (preprocessing + smoothing) is ``benchmarks/recognizer_loop.py``.
 
     python benchmarks/streaming_overhead.py --json runs/streaming_overhead.json
 """
@@ -303,47 +301,6 @@ def measure(paths: dict[str, Path], threads: int, rounds: int, runs: int,
     return rows
 
 
-def recognizer_loop_cost(path: Path, threads: int, rounds: int, runs: int) -> dict:
-    """Preprocessing (640x480 BGR -> 224 crop in the input dtype, written into the input
-    tensor) + smoothing per frame, timed interleaved with the model's own per-frame step."""
-    from tsm_tf.runtime.preprocess import FramePreprocessor, preprocess_spec_for
-    from tsm_tf.runtime.smoothing import make_smoother
-
-    form = open_form("session", path, threads)
-    session = form.session
-    frame_info = session.frame
-    input_spec = {"dtype": frame_info.dtype.name, "quantization": frame_info.quantization,
-                  "mean": None, "std": None}
-    preprocessor = FramePreprocessor(input_spec, preprocess_spec_for(frame_info.shape[1]))
-    smoother = make_smoother("reference")
-    camera = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    logits = form.step(np.zeros(frame_info.shape, frame_info.dtype)).reshape(-1)
-
-    def loop_work():
-        preprocessor(camera, out=session.frame_buffer()[0])
-        smoother.update(logits)
-
-    def model_step():
-        session.run()
-
-    for _ in range(5):
-        loop_work()
-        model_step()
-    times = interleaved_rounds({"loop": loop_work, "model": model_step}, rounds=rounds,
-                               runs=runs)
-    loop = [statistics.median(r) for r in times["loop"]]
-    model = [statistics.median(r) for r in times["model"]]
-    # Under load the 2-thread model call slows far more than the 1-thread loop work (a busy
-    # core stalls XNNPACK's threadpool), so the share is also given on the fastest decile.
-    return {"preprocess_smooth_ms": statistics.median(loop),
-            "model_step_ms": statistics.median(model),
-            "share_pct": 100 * statistics.median([a / b for a, b in zip(loop, model,
-                                                                         strict=True)]),
-            "preprocess_smooth_p10_ms": percentile(loop, 10),
-            "model_step_p10_ms": percentile(model, 10),
-            "share_p10_pct": 100 * percentile(loop, 10) / percentile(model, 10)}
-
-
 def print_rows(precision: str, rows: list[dict]) -> None:
     print(f"\n== {precision} ==")
     print(f"{'model':<14}{'hand-over':<12}{'measure':<8}{'median ms':>10}{'CPU ms':>8}"
@@ -389,13 +346,7 @@ def main(argv=None) -> int:
         exact = agreement(paths)
         skipped: dict = {}
         rows = measure(paths, args.threads, args.rounds, args.runs, skipped)
-        loop = recognizer_loop_cost(paths["tsm"], args.threads, args.rounds, args.runs)
         print_rows(precision, rows)
-        print(f"recognizer loop: preprocessing + smoothing {loop['preprocess_smooth_ms']:.3f} ms "
-              f"per frame = {loop['share_pct']:.1f} % of the model's "
-              f"{loop['model_step_ms']:.2f} ms (fastest decile: "
-              f"{loop['preprocess_smooth_p10_ms']:.3f} / {loop['model_step_p10_ms']:.2f} ms = "
-              f"{loop['share_p10_pct']:.1f} %)")
         for (model, form), reason in skipped.items():
             print(f"not measured: {model}/{form}: {reason}")
         print("max |logits - tsm/signature|:",
@@ -404,7 +355,7 @@ def main(argv=None) -> int:
         print("float32 ops:", {k: v["float32_ops"] for k, v in facts.items()},
               "caches at the boundary:", {k: v["boundary_caches"] for k, v in facts.items()})
         report["precisions"][precision] = {
-            "rows": rows, "agreement": exact, "models": facts, "recognizer_loop": loop,
+            "rows": rows, "agreement": exact, "models": facts,
             "not_measured": {"/".join(k): v for k, v in skipped.items()}}
     atomic_write_text(args.json, json.dumps(report, indent=2))
     print(f"wrote {args.json}")

@@ -144,8 +144,10 @@ class StreamingSession:
         self._carry = [(interpreter.tensor(p.input.index), interpreter.tensor(p.output.index), p,
                         p.requantize) for p in self.states]
         self._frame_view = interpreter.tensor(self.frame.index) if self.frame else None
-        # (destination, source, bytes) of the caches copied as they are; None until checked
+        # (destination, source, bytes) of the caches copied by address; None until the first
+        # call has shown the buffers stay put. The other caches go through views (_slow).
         self._copies: list[tuple[int, int, int]] | None = None
+        self._slow = self._carry
         self._addresses = self._cache_addresses()
         self.reset_states()
 
