@@ -9,7 +9,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 .PHONY: demo test lint venv clean android-check
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# a venv cut short (no python or no pip in it) is made again
+	$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,torch,qat]"
 	touch $(STAMP)
