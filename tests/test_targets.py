@@ -9,6 +9,9 @@ import pytest
 import yaml
 
 from tsm_tf.export.targets import (
+    IO_TYPES,
+    MODES,
+    QUANTIZATIONS,
     REQUIRED_KEYS,
     default_targets_path,
     load_target,
@@ -54,8 +57,46 @@ def test_load_target_returns_a_copy():
 
 def test_edgetpu_requires_what_it_cannot_run_without():
     requires = load_target("edgetpu")["requires"]
-    assert requires == {"quantization": ["int8"], "io": ["uint8", "int8"], "mode": ["streaming"]}
-    assert all("requires" not in load_target(name) for name in ("host", "note8", "pixel1"))
+    assert requires["mode"] == ["streaming"] and requires["quantization"] == ["int8"]
+    assert set(requires["io"]) <= {"uint8", "int8"}
+
+
+@pytest.mark.parametrize("name", list(load_targets()))
+def test_converter_builds_what_each_recipe_says(name):
+    """`--target NAME` alone gives the recipe's mode, precision and I/O type."""
+    from tsm_tf.export.exporter import ExportOptions, _plan
+
+    recipe = load_target(name)
+    mode, plan, _, target = _plan(ExportOptions(precisions=(), target=name, verbose=False),
+                                  model=object())
+    io = recipe["io"] if recipe["quantization"] == "int8" else "float32"
+    assert (target, mode, plan) == (name, recipe["mode"], [(recipe["quantization"], io)])
+
+
+@pytest.mark.parametrize("name", [n for n, r in load_targets().items() if r.get("requires")])
+def test_converter_refuses_every_override_outside_requires(name):
+    """Each value a recipe's `requires` leaves out is refused; every allowed one passes."""
+    from tsm_tf.export.exporter import ExportError, ExportOptions, _plan
+
+    recipe = load_target(name)
+    choices = {"quantization": QUANTIZATIONS, "io": IO_TYPES, "mode": MODES}
+
+    def options(key, value):
+        override = {"quantization": recipe["quantization"], "io": recipe["io"],
+                    "mode": recipe["mode"], key: value}
+        io = override["io"] if override["quantization"] == "int8" else None
+        return ExportOptions(precisions=(override["quantization"],), io=io,
+                             mode=override["mode"], target=name, verbose=False)
+
+    for key, allowed in recipe.get("requires", {}).items():
+        for value in choices[key]:
+            if key == "io" and recipe["quantization"] != "int8" and value != "float32":
+                continue  # an integer boundary needs a full-integer model
+            if value in allowed:
+                _plan(options(key, value), model=object())
+            else:
+                with pytest.raises(ExportError, match=f"needs {key} in"):
+                    _plan(options(key, value), model=object())
 
 
 def write_recipes(tmp_path, recipes):
