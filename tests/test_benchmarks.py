@@ -52,3 +52,22 @@ def test_report_lists_every_variant_with_tsn_parameters_and_macs(bench, tmp_path
     for row in report["rows"]:
         assert row["params"] == tsn["params"] and row["gmacs"] == tsn["gmacs"]
         assert row["median_ms"] > 0
+
+
+@pytest.mark.slow
+def test_edgetpu_ops_script_passes_the_streaming_model_and_rejects_the_offline_one(tmp_path):
+    """The README's Edge TPU counts come from benchmarks/edgetpu_ops.py: the streaming int8
+    model meets every rule; the offline one fails from op #0 on its 5-D clip."""
+    spec = importlib.util.spec_from_file_location("edgetpu_ops", SCRIPT.with_name(
+        "edgetpu_ops.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "edgetpu_ops.json"
+    assert module.main(["--archs", "resnet_tiny", "--input-size", "32", "--num-segments", "4",
+                        "--num-classes", "3", "--calib-clips", "1", "--json", str(out)]) == 0
+    streaming, offline = json.loads(out.read_text())
+    assert (streaming["mode"], offline["mode"]) == ("streaming", "offline")
+    assert streaming["tpu_ops"] == streaming["ops"] > 0 and streaming["cpu_ops"] == 0
+    assert offline["tpu_ops"] == 0 and offline["cpu_ops"] == offline["ops"]
+    assert offline["first_unsupported_short"].startswith("#0 ")
+    assert "[tensor-rank]" in offline["first_unsupported_short"]
