@@ -58,10 +58,7 @@ def test_report_lists_every_variant_with_tsn_parameters_and_macs(bench, tmp_path
 def test_edgetpu_ops_script_passes_the_streaming_model_and_rejects_the_offline_one(tmp_path):
     """The README's Edge TPU counts come from benchmarks/edgetpu_ops.py: the streaming int8
     model meets every rule; the offline one fails from op #0 on its 5-D clip."""
-    spec = importlib.util.spec_from_file_location("edgetpu_ops", SCRIPT.with_name(
-        "edgetpu_ops.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("edgetpu_ops")
     out = tmp_path / "edgetpu_ops.json"
     assert module.main(["--archs", "resnet_tiny", "--input-size", "32", "--num-segments", "4",
                         "--num-classes", "3", "--calib-clips", "1", "--json", str(out)]) == 0
@@ -71,3 +68,35 @@ def test_edgetpu_ops_script_passes_the_streaming_model_and_rejects_the_offline_o
     assert offline["tpu_ops"] == 0 and offline["cpu_ops"] == offline["ops"]
     assert offline["first_unsupported_short"].startswith("#0 ")
     assert "[tensor-rank]" in offline["first_unsupported_short"]
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_memory_rows_parse_and_bad_rows_say_the_format():
+    bench = load_script("train_memory")
+    assert bench.parse_row("resnet50:224:4:sgd:2") == {
+        "arch": "resnet50", "input_size": 224, "clips": 4, "optimizer": "sgd", "accum_steps": 2}
+    assert bench.parse_row("resnet_tiny:64:16:adam")["accum_steps"] == 1
+    command = bench.train_command(bench.parse_row("resnet50:224:4:sgd:2"), "out", 3, 8)
+    assert command[command.index("--batch-size") + 1] == "8"  # 4 clips x 2 accumulation steps
+    for bad, message in (("resnet50:224", "arch:input_size"), ("resnet50:big:4:sgd", "integers")):
+        with pytest.raises(Exception, match=message):
+            bench.parse_row(bad)
+
+
+@pytest.mark.slow
+def test_train_memory_reads_the_estimate_and_the_childs_peak_rss(tmp_path):
+    bench = load_script("train_memory")
+    out = tmp_path / "memory.json"
+    assert bench.main(["--rows", "resnet_tiny:32:2:adam", "--steps", "1", "--frames", "4",
+                       "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["estimate_gib"] > 0
+    # the child imported TensorFlow and trained: hundreds of MiB, not this process's figure
+    assert 0.2 < row["peak_rss_gib"] < 8
+    assert row["ratio"] == pytest.approx(row["estimate_gib"] / row["peak_rss_gib"], abs=0.01)
