@@ -1,6 +1,7 @@
 """converters/to_tflite.py: bad input gets one line and a non-zero exit, and leaves no file;
 run folders, target recipes and the Edge TPU hooks."""
 
+import os
 import subprocess
 import sys
 import types
@@ -197,31 +198,27 @@ def test_edgetpu_target_builds_the_streaming_int8_model_and_calls_the_compiler(
     assert f"run: edgetpu_compiler -s -o {out} {out / 'online.tflite'}" in printed
 
 
-@pytest.mark.slow
-def test_run_folder_and_nothing_partial_when_a_write_fails(capsys, models, synthetic, tmp_path,
-                                                           monkeypatch):
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "best.keras").write_bytes(models["bidirectional"].read_bytes())
-    (run / "config.yaml").write_text(yaml.safe_dump({
+def make_run(folder: Path, model: Path, synthetic: Path, **config) -> Path:
+    """A training run folder: best.keras and a config.yaml naming the synthetic lists."""
+    folder.mkdir()
+    (folder / "best.keras").write_bytes(model.read_bytes())
+    (folder / "config.yaml").write_text(yaml.safe_dump({
         "dataset": "synthetic", "root": str(synthetic),
-        "train_list": str(synthetic / "train.txt"), "val_list": str(synthetic / "val.txt")}))
+        "train_list": str(synthetic / "train.txt"), "val_list": str(synthetic / "val.txt"),
+        **config}))
+    return folder
+
+
+@pytest.mark.slow
+def test_run_folder_and_a_failed_write_keeps_the_earlier_export(capsys, models, synthetic,
+                                                               tmp_path, monkeypatch):
+    run = make_run(tmp_path / "run", models["bidirectional"], synthetic)
     out = tmp_path / "out"
-    writes = []
-
-    def flaky(path, data):
-        if len(writes) == 3:
-            raise OSError(28, "No space left on device")
-        writes.append(path)
-        Path(path).write_bytes(data)
-
-    monkeypatch.setattr("tsm_tf.io_utils.atomic_write_bytes", flaky)
-    fails(capsys, [str(run), "--float32", "--float16", "--out", str(out)],
-          "No space left on device")
-    assert len(writes) == 3 and no_outputs(out)  # the three written files were removed
-    monkeypatch.undo()
-    code = main([str(run), "--out", str(out), "--quiet"])
+    code = main([str(run), "--float32", "--float16", "--out", str(out), "--quiet"])
     assert code == 0, capsys.readouterr().err
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == ["run_offline_float16.json", "run_offline_float16.tflite",
+                              "run_offline_float32.json", "run_offline_float32.tflite"]
     sidecar = read_sidecar(out / "run_offline_float32.tflite")
     assert sidecar["source"]["kind"] == "run"
     assert sidecar["source"]["path"] == str(run)
@@ -229,8 +226,76 @@ def test_run_folder_and_nothing_partial_when_a_write_fails(capsys, models, synth
     assert sidecar["temporal"]["train_frame_stride"] == 1.0  # 8-frame clips, 8 segments
     assert sidecar["report"]["agreement"]["clips"] == 3  # the run's validation clips
     assert sidecar["report"]["agreement"]["max_logit_error"] < 1e-4
-    assert sorted(p.name for p in out.iterdir()) == ["run_offline_float32.json",
-                                                     "run_offline_float32.tflite"]
+    assert sidecar["conversion"]["target"] is None  # none was asked for
+    assert sidecar["conversion"]["options"]["report_clips"]["list_file"] == \
+        str(synthetic / "val.txt")
+
+    # the disk fills while the third of four files is written: nothing is replaced
+    real_fsync, synced = os.fsync, []
+
+    def flaky(fd):
+        if len(synced) == 2:
+            raise OSError(28, "No space left on device")
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", flaky)
+    fails(capsys, [str(run), "--float32", "--float16", "--num-report", "1", "--out", str(out)],
+          "No space left on device; nothing was written")
+    monkeypatch.undo()
+    assert len(synced) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temp file either
+
+
+@pytest.mark.slow
+def test_root_and_template_alone_relocate_the_run_s_clips(capsys, models, synthetic, tmp_path):
+    """--root / --frame-template lay over the run's lists; --calib-list chooses other clips."""
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(synthetic, moved)
+    run = make_run(tmp_path / "run", models["unidirectional"], synthetic,
+                   train_list="train.txt", val_list="val.txt")  # relative to the root
+    out = tmp_path / "out"
+    code = main([str(run), "--int8", "--root", str(moved), "--num-calib", "2",
+                 "--num-report", "2", "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    options = read_sidecar(out / "run_offline_int8.tflite")["conversion"]["options"]
+    assert options["calibration"]["list_file"] == str(moved / "train.txt")
+    assert options["calibration"]["num_clips"] == 2
+    assert options["report_clips"]["list_file"] == str(moved / "val.txt")
+    # a report list that is the calibration list is refused
+    fails(capsys, [str(run), "--int8", "--root", str(moved), "--num-calib", "2",
+                   "--report-list", "train.txt", "--out", str(tmp_path / "o2")],
+          "is the calibration list")
+    fails(capsys, [str(run), "--int8", "--root", str(moved), "--num-calib", "2",
+                   "--report-list", "absent.txt", "--out", str(tmp_path / "o2")], "absent.txt")
+    assert no_outputs(tmp_path / "o2")
+
+
+def test_a_broken_run_config_or_labels_file_is_one_line(capsys, models, synthetic, tmp_path):
+    run = make_run(tmp_path / "run", models["bidirectional"], synthetic)
+    (run / "config.yaml").write_text("dataset: synthetic\nroot: [unclosed\n")
+    fails(capsys, [str(run), "--out", str(tmp_path / "out")], "is not valid YAML")
+    model = tmp_path / "labelled.keras"
+    model.write_bytes(models["bidirectional"].read_bytes())
+    model.with_suffix(".labels.json").write_text('["a", "b"]')
+    fails(capsys, [str(model), "--out", str(tmp_path / "out")], "expected a JSON object")
+    assert no_outputs(tmp_path / "out")
+
+
+def test_an_unexpected_failure_is_one_line_and_writes_nothing(capsys, models, tmp_path,
+                                                              monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter exploded\nwith a long trace")
+
+    monkeypatch.setattr("tsm_tf.export.convert.convert_to_tflite", broken)
+    err = fails(capsys, [str(models["bidirectional"]), "--out", str(tmp_path / "out")],
+                "RuntimeError: converter exploded with a long trace")
+    assert "TSM_TF_DEBUG=1" in err and no_outputs(tmp_path / "out")
+    monkeypatch.setenv("TSM_TF_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="converter exploded"):
+        main([str(models["bidirectional"]), "--out", str(tmp_path / "out")])
 
 
 def test_the_script_is_a_thin_wrapper():
@@ -292,3 +357,37 @@ def test_qat_goes_through_the_qat_module(capsys, models, synthetic, tmp_path, mo
     assert sidecar["conversion"]["precision"] == "qat" and sidecar["input"]["dtype"] == "uint8"
     assert sidecar["report"]["integer_checks"]["passed"]
     assert len(sidecar["states"]) == 4
+
+
+@pytest.mark.slow
+def test_a_model_of_another_dataset_calibrated_on_synthetic_clips(capsys, models, synthetic,
+                                                                  tmp_path, monkeypatch):
+    """A model trained on Jester, with only the synthetic set here: int8 is calibrated on it
+    with a note and no top-1 (its labels are not Jester's); QAT, which trains on the labels, is
+    refused."""
+    import json
+
+    model = tmp_path / "gestures.keras"
+    model.write_bytes(models["unidirectional"].read_bytes())
+    names = [f"gesture {i}" for i in range(8)]
+    model.with_suffix(".labels.json").write_text(json.dumps(
+        {"dataset": "jester", "class_names": names}))
+    out = tmp_path / "out"
+    code = main([str(model), "--int8", "--root", str(synthetic), "--num-calib", "2",
+                 "--num-report", "2", "--out", str(out)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "note: clips from the synthetic set, not the model's jester data" in printed.out
+    sidecar = read_sidecar(out / "gestures_offline_int8.tflite")
+    agreement = sidecar["report"]["agreement"]
+    assert agreement["clips"] == 2 and "top1_agreement" in agreement
+    assert "float_top1" not in agreement and "converted_top1" not in agreement
+    assert any("not the model's jester data" in n for n in sidecar["report"]["notes"])
+    assert sidecar["labels"] == names
+
+    module = types.SimpleNamespace(convert_qat=None, check_qat_installed=lambda: None)
+    monkeypatch.setitem(sys.modules, "tsm_tf.export.qat", module)
+    monkeypatch.setattr(tsm_tf.export, "qat", module, raising=False)
+    fails(capsys, [str(model), "--qat", "--root", str(synthetic), "--num-calib", "2",
+                   "--out", str(tmp_path / "o2")], "not jester's: pass --calib-list F --root D")
+    assert no_outputs(tmp_path / "o2")

@@ -37,8 +37,11 @@ def test_online_jester_checkpoint_converts_in_one_command(tmp_path, capsys):
     assert len(int8["states"]) == 10 and not any(s["requantize"] for s in int8["states"])
     assert int8["report"]["integer_checks"]["passed"] and int8["input"]["dtype"] == "int8"
     assert int8["preprocess"]["resize_short_side"] == SIZE * 256 // 224
-    # Calibrated on synthetic clips, not Jester's: the training stride is not known.
+    # Calibrated on synthetic clips, not Jester's: the training stride is not known, the
+    # report measures agreement but no top-1 against the synthetic labels, and it says so.
     assert int8["temporal"]["train_frame_stride"] is None
+    assert "float_top1" not in int8["report"]["agreement"]
+    assert any("not the model's jester data" in note for note in int8["report"]["notes"])
 
     # The float32 file streams like the PyTorch online demo, frame by frame.
     runner = LiteRTModel(f"{stem}_float32.tflite")

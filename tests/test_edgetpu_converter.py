@@ -76,6 +76,9 @@ def test_a_compiler_failure_is_one_line_and_a_non_zero_exit(source, tmp_path, mo
     out = tmp_path / "edgetpu"
     assert convert(source, out) != 0
     error = capsys.readouterr().err.strip()
-    assert error.startswith("error: edgetpu_compiler failed on") and "\n" not in error
-    assert "Internal compiler error" in error
+    assert error.startswith("error: ") and "\n" not in error
+    # what was kept, and why the compiler step failed
+    assert "online_streaming_int8.tflite and its .json were written" in error
+    assert "edgetpu_compiler failed on" in error and "Internal compiler error" in error
+    assert (out / "online_streaming_int8.tflite").is_file()
     assert not list(out.glob("*_edgetpu.*"))

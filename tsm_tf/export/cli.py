@@ -124,7 +124,7 @@ def _compile_for_edgetpu(out_dir: str, verbose: bool):
         try:
             result = edgetpu.run_compiler(tflite, out_dir)
         except RuntimeError as error:  # the model is written; the compiler refused it
-            raise ValueError(str(error)) from None
+            raise ValueError(f"{tflite} and its .json were written; {error}") from None
         if result is None:  # no compiler here: say so and give the command
             print(edgetpu.compiler_missing_message(tflite, out_dir))
         elif verbose:
@@ -148,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, OSError, ImportError) as error:
         message = " ".join(str(error).split())  # one line
         print(f"error: {message}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - TF's converter, LiteRT: one line, not a trace
+        if os.environ.get("TSM_TF_DEBUG"):
+            raise
+        message = " ".join(str(error).split())[:500]
+        print(f"error: the conversion failed ({type(error).__name__}: {message}); nothing was "
+              "written. Rerun with TSM_TF_DEBUG=1 for the traceback, and report it if the "
+              "model is a TSM tsm_tf built.", file=sys.stderr)
         return 2
     return 0
 

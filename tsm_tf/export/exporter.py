@@ -173,52 +173,114 @@ def _plan(options: ExportOptions, model) -> tuple[str, list[tuple[str, str]], di
     return mode, plan, recipe, target
 
 
-def _load_data(options: ExportOptions, source, model, need_calib: bool):
-    """(calibration source, calibration clips, held-out clips, held-out labels, notes)."""
+@dataclass
+class _Data:
+    """The clips of one export: where they come from, and the loaded arrays."""
+
+    calib: dict | None = None          # calibration_source of the training clips (or None)
+    calib_clips: object = None         # [N, T, H, W, 3] float32, when calibrating
+    held_out: dict | None = None       # the source of the report's clips
+    clips: object = None               # [M, T, H, W, 3] held-out clips, or None
+    labels: object = None              # [M] their labels, or None when they mean nothing here
+    foreign: str | None = None         # the model's dataset when the clips are another's
+    notes: list = field(default_factory=list)
+
+
+def _data_args(options: ExportOptions, source) -> dict:
+    """``calibration_source`` arguments: the run's training data with the user's --root /
+    --frame-template laid over it, unless the user names other clips (--calib-dataset,
+    --calib-list); else the synthetic set."""
+    user = {k: v for k, v in options.calib.items() if v is not None}
+    run = source.run_config or {}
+    if not any(user.get(k) for k in ("dataset", "list_file")) and (
+            run.get("train_list") or run.get("dataset")):
+        args = {"dataset": run.get("dataset") or "custom", "root": run.get("root"),
+                "list_file": run.get("train_list"), "frame_template": run.get("frame_template")}
+        return {**args, **user, "from_run": True}
+    return {"dataset": "synthetic", **user, "from_run": False}
+
+
+def _foreign_dataset(args: dict, source) -> str | None:
+    """The model's dataset when the clips are known to come from another one (e.g. a Jester
+    checkpoint calibrated on the synthetic set), else None."""
+    if args.get("list_file"):
+        return None  # a list the user or the run names: the model's own data
+    model_dataset = source.dataset
+    if model_dataset in (None, "custom") or args["dataset"] == model_dataset:
+        return None
+    return model_dataset
+
+
+def _held_out_source(options: ExportOptions, args: dict, calib: dict | None, source) -> dict:
+    """The held-out clips' source: --report-list, the run's validation list, the synthetic
+    validation split, else None (the calibration list after the calibration clips)."""
+    from tsm_tf.export.calibrate import calibration_source
+
+    run = source.run_config or {}
+    base = {k: args.get(k) for k in ("dataset", "root", "frame_template", "num_classes")}
+    if options.report_list:
+        held_out = calibration_source(**dict(base, list_file=options.report_list))
+        if calib is not None and Path(held_out["list_file"]).resolve() == \
+                Path(calib["list_file"]).resolve():
+            raise ExportError(f"--report-list {options.report_list} is the calibration list: the "
+                              "report measures clips not used for calibration; pass a "
+                              "validation list.")
+        return held_out
+    if args["from_run"] and run.get("val_list"):
+        return calibration_source(**base, list_file=run["val_list"])
+    if args["dataset"] == "synthetic" and not args.get("list_file"):
+        return calibration_source(**base, split="val")
+    return None
+
+
+def _load_data(options: ExportOptions, source, model, need_calib: bool) -> _Data:
+    """The calibration clips (when needed) and the held-out clips the report measures."""
     from tsm_tf.export.calibrate import CalibrationError, calibration_source, load_clips
 
     config = model.tsm_config
-    calib_args = dict(options.calib)
-    run = source.run_config or {}
-    explicit = any(calib_args.get(k) for k in ("list_file", "dataset", "root"))
-    if not explicit and run.get("train_list"):
-        calib_args = {"dataset": run.get("dataset", "custom"), "root": run.get("root"),
-                      "list_file": run["train_list"], "frame_template": run.get("frame_template")}
-    calib_args.setdefault("dataset", "synthetic")
-    calib_args["num_classes"] = int(config["num_classes"])
-    notes = []
+    args = _data_args(options, source)
+    args["num_classes"] = int(config["num_classes"])
+    out = _Data(foreign=_foreign_dataset(args, source))
     clips_kw = {"num_segments": int(config["num_segments"]), "input_size": config["input_size"]}
+    source_args = {k: v for k, v in args.items() if k != "from_run"}
+    if out.foreign is not None:
+        out.notes.append(
+            f"clips from the {args['dataset']} set, not the model's {out.foreign} data: the "
+            "int8 ranges are approximate and top-1 is not measured; pass --calib-list F "
+            f"--root D with {out.foreign} training clips for real ones")
+    elif source.dataset is None and not args["from_run"] and not args.get("list_file"):
+        out.notes.append(f"clips from the {args['dataset']} set (the model's training data is "
+                         "unknown; pass --calib-list F --root D if it was trained on others)")
     try:
-        data = calibration_source(**calib_args)
+        out.calib = calibration_source(**source_args)
     except CalibrationError as error:
         if need_calib:
             raise
-        return None, None, None, None, [f"no clips for the agreement check ({error})"]
-    calib_clips = None
+        out.notes.append(f"no clips for the agreement check ({error})")
+        return out
     if need_calib:
-        calib_clips, _ = load_clips(data, num_clips=options.num_calib, **clips_kw)
-    # Held-out clips: never the calibration ones.
-    held_out = None
-    if options.report_list:
-        held_out = dict(data, list_file=options.report_list)
-    elif not explicit and run.get("val_list"):
-        held_out = dict(data, list_file=run["val_list"])
-    elif calib_args["dataset"] == "synthetic" and not calib_args.get("list_file"):
-        held_out = calibration_source(**dict(calib_args, split="val"))
+        out.calib_clips, _ = load_clips(out.calib, num_clips=options.num_calib, **clips_kw)
     try:
-        if held_out is not None:
-            clips, labels = load_clips(held_out, num_clips=options.num_report,
-                                       allow_fewer=True, **clips_kw)
-        else:
+        out.held_out = _held_out_source(options, source_args | {"from_run": args["from_run"]},
+                                        out.calib, source)
+        if out.held_out is not None:
+            out.clips, out.labels = load_clips(out.held_out, num_clips=options.num_report,
+                                               allow_fewer=True, **clips_kw)
+        else:  # the calibration list, after the calibration clips
             skip = options.num_calib if need_calib else 0
-            clips, labels = load_clips(data, num_clips=options.num_report, skip=skip,
-                                       allow_fewer=True, **clips_kw)
-            notes.append(f"held-out clips: {data['list_file']} after the first {skip} "
-                         "(the calibration clips)")
+            out.held_out = out.calib
+            out.clips, out.labels = load_clips(out.calib, num_clips=options.num_report,
+                                               skip=skip, allow_fewer=True, **clips_kw)
+            out.notes.append(f"held-out clips: {out.calib['list_file']} after the first {skip} "
+                             "(the calibration clips)")
     except CalibrationError as error:
-        clips, labels = None, None
-        notes.append(f"no held-out clips for the agreement check ({error})")
-    return data, calib_clips, clips, labels, notes
+        if options.report_list:
+            raise  # asked for by name: its absence is an error, not a note
+        out.clips = out.labels = out.held_out = None
+        out.notes.append(f"no held-out clips for the agreement check ({error})")
+    if out.foreign is not None:
+        out.labels = None  # another dataset's labels: top-1 against them means nothing
+    return out
 
 
 def _sampling(source) -> str:
@@ -280,13 +342,38 @@ def _qat_converter():
     return qat.convert_qat
 
 
-def _convert_qat(source, model_path: Path, data: dict, mode: str, options: ExportOptions,
+def _options_used(options: ExportOptions, plan: list, mode: str, data: _Data) -> dict:
+    """Every option of the export as the sidecar records it, with the clips it resolved to."""
+
+    def clips_source(source: dict | None, count) -> dict | None:
+        if source is None or count is None:
+            return None
+        return {**{k: source.get(k) for k in ("dataset", "root", "list_file", "frame_template")},
+                "num_clips": len(count)}
+
+    precisions = [p for p, _ in plan]
+    return {"precisions": precisions, "mode": mode, "frames_per_step": options.frames_per_step,
+            "target": options.target, "io": options.io, "name": options.name,
+            "input_size": options.input_size,
+            "calibration": clips_source(data.calib, data.calib_clips),
+            "report_clips": clips_source(data.held_out, data.clips),
+            "num_calib": options.num_calib, "num_report": options.num_report,
+            "report_list": options.report_list,
+            "qat_epochs": options.qat_epochs if "qat" in precisions else None}
+
+
+def _convert_qat(source, model_path: Path, data: _Data, mode: str, options: ExportOptions,
                  io: str) -> bytes:
     convert_qat = _qat_converter()
-    if data is None:
+    if data.calib is None:
         raise ExportError("--qat needs training clips: pass --calib-dataset / --calib-list.")
+    if data.foreign is not None:
+        raise ExportError(
+            f"--qat fine-tunes on labelled training clips, and these are the "
+            f"{data.calib['dataset']} set's, not {data.foreign}'s: pass --calib-list F --root D "
+            f"with {data.foreign} training clips (or use --int8).")
     try:
-        return convert_qat(str(model_path), data=data, mode=mode,
+        return convert_qat(str(model_path), data=data.calib, mode=mode,
                            frames_per_step=options.frames_per_step, epochs=options.qat_epochs,
                            io_type=io, num_calib=options.num_calib, verbose=options.verbose)
     except ImportError as error:
@@ -312,18 +399,31 @@ def _keras_path_for_qat(source, workdir: Path) -> Path:
 
 
 def _write_all(files: list[tuple[Path, bytes]]) -> None:
-    from tsm_tf.io_utils import atomic_write_bytes
-
-    written: list[Path] = []
+    """Write every file or none: all go to temp files first, and only when each is complete
+    are they renamed over their targets, so a failure keeps any earlier export intact."""
+    temps: list[tuple[Path, Path]] = []
+    path = files[0][0] if files else None
+    renamed = 0
     try:
         for path, data in files:
-            atomic_write_bytes(path, data)
-            written.append(path)
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                        suffix=".tmp")
+            temps.append((Path(temp), path))
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+        for temp, path in temps:
+            os.replace(temp, path)
+            renamed += 1
     except BaseException as error:
-        for path in written:
-            path.unlink(missing_ok=True)
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise ExportError(f"Cannot write {path}: {error.strerror or error}.") from None
+            done = (f"{renamed} of {len(files)} files were replaced" if renamed
+                    else "nothing was written")
+            raise ExportError(f"Cannot write {path}: {error.strerror or error}; {done}.") \
+                from None
         raise
 
 
@@ -387,15 +487,18 @@ def export_model(
     input_name = model.frame_input_name if streaming else model.inputs[0].name
     state_names = list(model.state_shapes) if streaming else []
     need_calib = any(p in FULL_INTEGER for p, _ in plan)
-    data, calib_clips, clips, labels, data_notes = _load_data(options, source, model, need_calib)
+    data = _load_data(options, source, model, need_calib)
+    for note in data.notes:
+        _say(options, f"note: {note}")
+    clips = data.clips
     reference = keras_logits(model, clips) if clips is not None else None
 
     base = options.name or f"{source.stem}_{mode}"
     several = len(plan) > 1 or not options.name
     preset = source.preset
     temporal = temporal_spec(int(config["num_segments"]), sampling=_sampling(source),
-                             frame_counts=_frame_counts(data) if _trained_on(source, data)
-                             else None)
+                             frame_counts=_frame_counts(data.calib)
+                             if _trained_on(source, data.calib) else None)
     from tsm_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
     mean = list(getattr(preset, "mean", None) or IMAGENET_MEAN)
@@ -412,11 +515,12 @@ def export_model(
                  + (f", {io} I/O" if precision in FULL_INTEGER else ""))
             if precision == "qat":
                 converted[precision] = _convert_qat(
-                    source, _keras_path_for_qat(source, Path(workdir)), data, mode, options, io)
+                    source, _keras_path_for_qat(source, Path(workdir)), data, mode, options,
+                    io)
             else:
                 converted[precision] = convert_to_tflite(
                     model, quantization=precision, io=io,
-                    representative_data=representative_data(model, calib_clips)
+                    representative_data=representative_data(model, data.calib_clips)
                     if precision == "int8" else None)
     float_size = len(converted["float32"])
 
@@ -430,7 +534,7 @@ def export_model(
             "size_bytes": len(flatbuffer),
             "float32_size_bytes": float_size,
             "float32_size_ratio": round(float_size / len(flatbuffer), 3),
-            "notes": list(source.notes) + data_notes,
+            "notes": list(source.notes) + data.notes,
         }
         if precision in FULL_INTEGER:
             report["integer_checks"] = integer_checks(parsed, io)
@@ -446,23 +550,20 @@ def export_model(
             got = litert_logits(flatbuffer, clips, input_name=input_name,
                                 state_names=state_names,
                                 frames_per_step=options.frames_per_step)
-            report["agreement"] = agreement(reference, got, labels)
+            report["agreement"] = agreement(reference, got, data.labels)
         else:
             report["agreement"] = None
-            report["agreement_note"] = "; ".join(data_notes) or "no held-out clips"
+            report["agreement_note"] = "; ".join(data.notes) or "no held-out clips"
         sidecar = build_sidecar(
             name=name, parsed=parsed, tsm_config=config, mode=mode,
             frames_per_step=options.frames_per_step, input_name=input_name,
             state_names=state_names, labels=labels_list, temporal=temporal,
             source={"path": str(source.path), "kind": source.kind, "sha256": source.sha256},
             conversion={
-                "precision": precision, "io": io, "target": target,
-                "target_recipe": recipe,
-                "options": {"precisions": [p for p, _ in plan], "mode": mode,
-                            "frames_per_step": options.frames_per_step,
-                            "calibration": None if data is None else
-                            {"list_file": data["list_file"], "num_clips": options.num_calib},
-                            "num_report": options.num_report, "qat_epochs": options.qat_epochs},
+                "precision": precision, "io": io,
+                "target": target if options.target else None,
+                "target_recipe": recipe if options.target else None,
+                "options": _options_used(options, plan, mode, data),
             },
             mean=mean, std=std, scale_size=_scale_size(preset, config), report=report,
         )

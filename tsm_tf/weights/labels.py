@@ -96,6 +96,9 @@ def read_sidecar(model_path: str | os.PathLike) -> dict | None:
         raise ValueError(
             f"{target}: not valid JSON ({error}). Delete it or re-run the conversion."
         ) from error
+    if not isinstance(payload, dict):
+        raise ValueError(f"{target}: expected a JSON object with 'class_names', got a "
+                         f"{type(payload).__name__}. Delete it or re-run the conversion.")
     names = payload.get("class_names")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ValueError(f"{target}: 'class_names' must be a list of strings.")
