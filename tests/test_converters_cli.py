@@ -111,6 +111,7 @@ def test_output_folder_that_cannot_be_written(capsys, models, tmp_path):
     blocker.write_text("x")
     fails(capsys, [str(models["bidirectional"]), "--out", str(blocker / "sub")],
           "Cannot write to the output folder")
+    assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
 def test_dynamic_shapes_are_refused():
