@@ -47,15 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--camera-size", type=_size, default="320x240", metavar="WxH",
                         help="frame size asked of the camera (default 320x240, as the "
                              "reference online demo; 'default' keeps the camera's own)")
-    parser.add_argument("--out", help="write the annotated video here (headless); "
-                                      "default: show a window")
+    parser.add_argument("--out", help="write the annotated video here, .mp4 or .avi "
+                                      "(headless); default: show a window")
     parser.add_argument("--smoothing", default="reference",
                         help="none | mean | mean:K | reference | reference:K "
                              "(default: reference, the reference online demo's rule)")
     parser.add_argument("--every", type=int, default=None,
                         help="run the model on one frame in N (default: the model's training "
                              "stride at the source's fps)")
-    parser.add_argument("--threads", type=int, default=None, help="interpreter threads")
+    parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1),
+                        help="interpreter threads (default: the CPU count, at most 4)")
     parser.add_argument("--delegate", default=None,
                         help="xnnpack (default) | edgetpu | path to a delegate library")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")

@@ -166,3 +166,18 @@ def test_device_names():
         resolve_device("iphone", devices)
     with pytest.raises(ValueError, match="is a adb device"):
         resolve_device("note8@ssh:host", devices)
+
+
+@pytest.mark.slow
+def test_device_lost_before_any_round_is_exit_4_with_nothing_appended(fake_tools, monkeypatch,
+                                                                      tmp_path, capsys):
+    log, binary = fake_tools
+    monkeypatch.setenv("FAKE_FAIL_AFTER", "0")  # the first benchmark_model run finds it gone
+    results = tmp_path / "results.csv"
+    code = benchmark_main(["--model", str(tiny_model("tsm_float32")), "--device",
+                           "note8@adb:FAKE123", "--benchmark-binary", str(binary),
+                           "--rounds", "2", "--runs", "5", "--results", str(results)])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert "device lost after 0 of 2 rounds" in err and "nothing appended" in err
+    assert not results.exists() and not results.with_suffix(".json").exists()

@@ -116,3 +116,27 @@ def test_edgetpu_without_runtime_says_what_is_missing(tmp_path, capsys):
                            str(tmp_path / "r.csv")])
     err = capsys.readouterr().err
     assert code == 3 and "libedgetpu.so.1" in err and "edgetpu_compiler" in err
+
+
+@pytest.mark.parametrize("flag, value", [("--runs", "0"), ("--rounds", "0"),
+                                         ("--warmup", "-1"), ("--threads", "0"),
+                                         ("--runs", "many")])
+def test_counts_are_checked_by_the_parser(flag, value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        benchmark_main(["--model", str(tmp_path / "m.tflite"), flag, value])
+    assert exit_.value.code == 2 and flag in capsys.readouterr().err
+
+
+def test_a_bad_results_file_fails_before_the_benchmark(tmp_path, capsys):
+    results = tmp_path / "results.csv"
+    results.with_suffix(".json").write_text("{not json")
+    # the model does not exist either: the results file is checked first, so that error wins
+    code = benchmark_main(["--model", str(tmp_path / "absent.tflite"), "--results",
+                           str(results)])
+    err = capsys.readouterr().err
+    assert code == 2 and "results.json is not valid JSON" in err
+    assert not results.exists()
+    with pytest.raises(ValueError, match="not a list of result rows"):
+        results.with_suffix(".json").write_text('{"rows": []}')
+        append_results(results, [{"device": "host", "model": "m", "mean_ms": 1.0}])
+    assert not results.exists()  # the CSV is not written when the JSON beside it is bad

@@ -107,7 +107,8 @@ def test_annotated_video_has_every_frame_and_the_clip_class(demo_setup, tmp_path
 
 
 @pytest.mark.slow
-def test_bad_sources_give_clear_errors_and_keep_results(demo_setup, tmp_path, capsys):
+def test_bad_sources_give_clear_errors_and_keep_results(demo_setup, tmp_path, capsys,
+                                                         monkeypatch):
     demo = load_script()
     model = str(demo_setup["model"])
     assert demo.main(["--model", str(tmp_path / "none.tflite"), "--camera", "0",
@@ -135,9 +136,54 @@ def test_bad_sources_give_clear_errors_and_keep_results(demo_setup, tmp_path, ca
     assert "ended after" in err and "of the 16 frames" in err
     kept = read_video(out)
     assert 0 < len(kept) < 16
-    # no --out on a machine without a display (headless OpenCV): say how to run instead
+    # no --out on a machine without a display: say how to run instead
+    monkeypatch.setattr("tsm_tf.runtime.demo._has_display", lambda: False)
     assert demo.main(["--model", model, "--video", str(avi)]) == 2
     assert "give --out" in capsys.readouterr().err
+    # options checked before the video is opened; an output folder that cannot be written
+    assert demo.main(["--model", model, "--video", str(avi), "--out", str(tmp_path / "x.mkv")]) \
+        == 2
+    assert "ending in .mp4 or .avi" in capsys.readouterr().err
+    assert demo.main(["--model", model, "--video", str(avi), "--every", "0",
+                      "--out", str(tmp_path / "x.mp4")]) == 2
+    assert "--every must be >= 1" in capsys.readouterr().err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert demo.main(["--model", model, "--video", str(avi), "--quiet",
+                      "--out", str(blocker / "x.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Cannot write") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_avi_output_and_a_stop_by_the_user_is_not_a_truncated_file(demo_setup, tmp_path,
+                                                                   capsys, monkeypatch):
+    demo = load_script()
+    model = str(demo_setup["model"])
+    frames = np.concatenate([clip_frames(demo_setup["root"], "val_00000")] * 2)
+    video = tmp_path / "clip.mp4"
+    write_video(video, frames)
+    out = tmp_path / "annotated.avi"  # Motion JPEG
+    assert demo.main(["--model", model, "--video", str(video), "--out", str(out),
+                      "--quiet"]) == 0
+    assert len(read_video(out)) == 16
+    capsys.readouterr()
+    import tsm_tf.runtime.demo as runtime_demo
+
+    real, calls = runtime_demo.annotate, []
+
+    def interrupted_at_five(frame, result, fps):  # Ctrl-C while the sixth frame is drawn
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return real(frame, result, fps)
+
+    monkeypatch.setattr(runtime_demo, "annotate", interrupted_at_five)
+    assert demo.main(["--model", model, "--video", str(video), "--out", str(out),
+                      "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err and '"ended_early": false' in captured.out
+    assert len(read_video(out)) == 5  # what was written before the stop is kept
 
 
 class _RecordingCamera:

@@ -250,6 +250,16 @@ def test_bad_inputs_are_refused_clearly(models, tmp_path):
     wrong.with_suffix(".json").write_text(json.dumps(sidecar))
     with pytest.raises(ValueError, match="belongs to another model"):
         Recognizer.from_file(wrong)
+    # a sidecar without a section the recognizer reads: named, not a KeyError
+    from tsm_tf.sidecar import SidecarError
+
+    for section in ("preprocess", "input"):
+        damaged = write_model(tmp_path, f"no_{section}", flatbuffer)
+        sidecar = json.loads(damaged.with_suffix(".json").read_text())
+        del sidecar[section]
+        damaged.with_suffix(".json").write_text(json.dumps(sidecar))
+        with pytest.raises(SidecarError, match=f"no '{section}' section"):
+            Recognizer.from_file(damaged)
     recognizer = Recognizer.from_file(models["float32"])
     recognizer(uint8_clip()[0])
     with pytest.raises(ValueError, match="changed from 52x40 to 40x40"):
@@ -283,6 +293,34 @@ def test_backend_fallback_and_missing_runtime(models, monkeypatch):
 def test_edgetpu_delegate_missing_says_what_to_install():
     with pytest.raises(backend_lib.RuntimeBackendError, match="Edge TPU runtime"):
         backend_lib.load_interpreter(b"not a model", delegate="edgetpu")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_tf_lite_fallback_loads_delegates_from_experimental():
+    """TensorFlow keeps load_delegate under tf.lite.experimental: the fallback finds it (and
+    says what to install when the Edge TPU library is absent, as with LiteRT)."""
+    name, module = backend_lib.resolve_backend("tf.lite")
+    assert name == "tf.lite" and not hasattr(module, "load_delegate")
+    with pytest.raises(backend_lib.RuntimeBackendError, match="Edge TPU runtime"):
+        backend_lib.load_interpreter(b"not a model", delegate="edgetpu", backend="tf.lite")
+    with pytest.raises(backend_lib.RuntimeBackendError, match="Edge TPU runtime"):
+        backend_lib.load_delegate(module, "/opt/coral/libedgetpu.so.1")  # by path, too
+
+
+def test_a_model_the_runtime_cannot_prepare_is_one_clear_error(models, monkeypatch):
+    """An Edge TPU-compiled model without the delegate fails in allocate_tensors; the error
+    says to use the delegate instead of LiteRT's multi-line trace."""
+    _, module = backend_lib.resolve_backend()
+
+    class Unprepared(module.Interpreter):
+        def allocate_tensors(self):
+            raise RuntimeError("Encountered unresolved custom op: edgetpu-custom-op.\n"
+                               "Node number 0 (edgetpu-custom-op) failed to prepare.")
+
+    monkeypatch.setattr(module, "Interpreter", Unprepared)
+    with pytest.raises(backend_lib.RuntimeBackendError, match="--delegate edgetpu") as info:
+        Recognizer.from_file(models["float32"])
+    assert "\n" not in str(info.value)
 
 
 def test_runtime_imports_without_tensorflow():

@@ -9,7 +9,7 @@ from pathlib import Path
 from tsm_tf.bench.devices import load_devices, resolve_device
 from tsm_tf.bench.handover import FORMS
 from tsm_tf.bench.remote import DeviceUnavailable, RemoteSession
-from tsm_tf.bench.results import append_results, json_path_for
+from tsm_tf.bench.results import append_results, check_results_files, json_path_for
 from tsm_tf.bench.runner import DEFAULT_FORM, cross_check_host, run_local, run_remote
 
 
@@ -24,10 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="profile in mobile/devices.yaml, adb:SERIAL, ssh:[USER@]HOST or "
                              "PROFILE@adb:SERIAL / PROFILE@ssh:HOST")
     parser.add_argument("--devices-file", help="another device profiles YAML")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: the profile's)")
-    parser.add_argument("--runs", type=int, default=20, help="timed frames per model per round")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed frames per model")
-    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
+    parser.add_argument("--threads", type=_at_least(1),
+                        help="CPU threads (default: the profile's)")
+    parser.add_argument("--runs", type=_at_least(1), default=20,
+                        help="timed frames per model per round")
+    parser.add_argument("--warmup", type=_at_least(0), default=5,
+                        help="untimed frames per model")
+    parser.add_argument("--rounds", type=_at_least(1), default=10, help="interleaved rounds")
     parser.add_argument("--handover", choices=FORMS, default=DEFAULT_FORM,
                         help="host: how caches travel between frames (see docs/benchmark.md)")
     parser.add_argument("--cross-check", action="store_true",
@@ -39,6 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="adb/ssh: the TFLite benchmark_model binary built for the device")
     parser.add_argument("--results", default="results.csv", help="CSV to append rows to")
     return parser
+
+
+def _at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 def _print_rows(rows: list[dict]) -> None:
@@ -55,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         profile = resolve_device(args.device, load_devices(args.devices_file))
+        check_results_files(args.results)  # a bad results file fails now, not after the run
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -77,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if not rows:  # the device was lost before any round completed (the log says why)
+        print("no results: no round completed; nothing appended", file=sys.stderr)
+        return 4
     _print_rows(rows)
     append_results(args.results, rows)
     print(f"appended {len(rows)} rows to {args.results} and {json_path_for(args.results)}")

@@ -54,10 +54,38 @@ def _number(value):
         return value
 
 
+def check_results_files(csv_path: str | os.PathLike) -> tuple[str, list]:
+    """The current CSV text and JSON rows of a results pair, checked appendable (call it before
+    a long benchmark so a bad file fails first, not after the measurements).
+
+    Raises:
+        ValueError: a CSV with other columns, or a JSON beside it that is not a list of rows.
+    """
+    path = Path(csv_path)
+    previous = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if previous and not previous.startswith(",".join(RESULT_FIELDS)):
+        raise ValueError(
+            f"{path} has other columns than this harness writes; pass another --results file."
+        )
+    json_path = json_path_for(path)
+    existing: list = []
+    if json_path.is_file():
+        try:
+            existing = json.loads(json_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{json_path} is not valid JSON ({error}); move it away or pass "
+                             "another --results file.") from None
+        if not isinstance(existing, list):
+            raise ValueError(f"{json_path} is not a list of result rows; move it away or pass "
+                             "another --results file.")
+    return previous, existing
+
+
 def append_results(csv_path: str | os.PathLike, rows: list[dict]) -> None:
     """Append ``rows`` to the CSV (header written once) and to the JSON list beside it.
 
-    Each file is rewritten atomically, so an interrupted run never leaves a half row.
+    Both files are checked before either is written, and each is rewritten atomically, so an
+    interrupted run never leaves a half row and the two never disagree because one was bad.
     Unknown keys are refused (one schema for every device).
     """
     if not rows:
@@ -67,11 +95,7 @@ def append_results(csv_path: str | os.PathLike, rows: list[dict]) -> None:
         if unknown:
             raise ValueError(f"Unknown result fields {sorted(unknown)}; known: {RESULT_FIELDS}")
     path = Path(csv_path)
-    previous = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if previous and not previous.startswith(",".join(RESULT_FIELDS)):
-        raise ValueError(
-            f"{path} has other columns than this harness writes; pass another --results file."
-        )
+    previous, existing = check_results_files(path)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RESULT_FIELDS, lineterminator="\n")
     if not previous:
@@ -79,11 +103,8 @@ def append_results(csv_path: str | os.PathLike, rows: list[dict]) -> None:
     for row in rows:
         writer.writerow({key: _cell(row.get(key)) for key in RESULT_FIELDS})
     atomic_write_text(path, previous + buffer.getvalue())
-
-    json_path = json_path_for(path)
-    existing = json.loads(json_path.read_text(encoding="utf-8")) if json_path.is_file() else []
     existing.extend({key: row.get(key) for key in RESULT_FIELDS} for row in rows)
-    atomic_write_json(json_path, existing)
+    atomic_write_json(json_path_for(path), existing)
 
 
 def _cell(value):

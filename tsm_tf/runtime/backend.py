@@ -78,10 +78,12 @@ def load_delegate(module, delegate, options: Mapping[str, str] | None = None):
         return None
     if not isinstance(delegate, str):
         return delegate  # already loaded
-    is_edgetpu = delegate.lower() == "edgetpu"
-    library = edgetpu_library() if is_edgetpu else delegate
+    is_edgetpu = "edgetpu" in os.path.basename(delegate).lower()  # the name or its library
+    library = edgetpu_library() if delegate.lower() == "edgetpu" else delegate
+    # LiteRT and tflite-runtime export load_delegate; TensorFlow keeps it under experimental
+    loader = getattr(module, "load_delegate", None) or module.experimental.load_delegate
     try:
-        return module.load_delegate(library, dict(options or {}))
+        return loader(library, dict(options or {}))
     except (ValueError, OSError, RuntimeError) as error:
         fix = ("install the Edge TPU runtime (libedgetpu, from Coral's apt repository) and plug "
                "in the accelerator, or run without the delegate" if is_edgetpu
@@ -96,7 +98,8 @@ def load_interpreter(model: bytes | str | os.PathLike, *, num_threads: int | Non
                      backend: str | None = None):
     """``(interpreter, backend_name)`` for a ``.tflite`` path or flatbuffer bytes.
 
-    Tensors are allocated. ``num_threads=None`` lets the runtime choose.
+    Tensors are allocated. ``num_threads=None`` is the runtime's default: one thread in LiteRT
+    (pass ``os.cpu_count()`` or the device's big-core count for more).
     """
     name, module = resolve_backend(backend)
     if not isinstance(model, bytes | bytearray):
@@ -120,5 +123,14 @@ def load_interpreter(model: bytes | str | os.PathLike, *, num_threads: int | Non
         except ValueError as error:
             where = "the model bytes" if "model_content" in kwargs else repr(kwargs["model_path"])
             raise ValueError(f"Cannot load {where} as a TFLite model ({error}).") from None
-    interpreter.allocate_tensors()
+    try:
+        interpreter.allocate_tensors()
+    except RuntimeError as error:
+        text = " ".join(str(error).split())
+        fix = ("it was compiled for the Edge TPU: run it with the edgetpu delegate "
+               "(--delegate edgetpu, or --device edgetpu in the benchmark)"
+               if "edgetpu-custom-op" in text else
+               "convert it again with converters/to_tflite.py, or check that this runtime "
+               "supports its ops")
+        raise RuntimeBackendError(f"Cannot prepare the model ({text[:300]}): {fix}.") from None
     return interpreter, name

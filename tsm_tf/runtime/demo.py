@@ -29,6 +29,8 @@ WINDOW = "tsm_tf demo"
 # speed up"). The frame is resized to the model's short side anyway, and a VGA frame costs
 # the recognizer about twice the resize time (benchmarks/recognizer_loop.py).
 DEFAULT_CAMERA_SIZE = (320, 240)
+# Output codec per file extension (OpenCV fourcc): mp4v in .mp4, Motion JPEG in .avi.
+_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
 
 class DemoError(RuntimeError):
@@ -131,21 +133,41 @@ def run_demo(model: str, *, video: str | None = None, camera: int | None = None,
     Returns a summary: frames read and annotated, model calls, the expected frame count, whether
     the video ended early, the stride used, the last smoothed label and every frame's label.
     """
-    from tsm_tf.io_utils import _replace_from_temp
 
+    if every is not None and int(every) < 1:
+        raise ValueError(f"--every must be >= 1. Received: {every}")
+    fourcc = _fourcc_for(out) if out is not None else None
     recognizer = Recognizer.from_file(model, num_threads=num_threads, smoothing=smoothing,
                                       delegate=delegate)
     source = open_source(video=video, camera=camera, camera_size=camera_size)
+    try:
+        return _run(recognizer, source, model=model, video=video, out=out, fourcc=fourcc,
+                    every=every, max_frames=max_frames, progress=progress)
+    finally:
+        source.capture.release()  # every path: errors included (releasing twice is harmless)
+
+
+def _fourcc_for(out: str) -> str:
+    """The codec OpenCV writes ``out`` with, chosen by its extension."""
+    extension = os.path.splitext(out)[1].lower()
+    if extension not in _CODECS:
+        raise DemoError(f"Cannot write {out!r}: use an output name ending in "
+                        f"{' or '.join(_CODECS)}.")
+    return _CODECS[extension]
+
+
+def _run(recognizer: Recognizer, source, *, model: str, video: str | None, out: str | None,
+         fourcc: str | None, every: int | None, max_frames: int | None, progress: bool) -> dict:
+    from tsm_tf.io_utils import _replace_from_temp
+
     stride = recognizer.stride_for_fps(source.fps) if every is None else int(every)
-    if stride < 1:
-        raise ValueError(f"--every must be >= 1. Received: {every}")
     if out is None and not _has_display():
-        source.capture.release()
         raise DemoError("No display here (headless OpenCV or no $DISPLAY): give --out OUT.mp4 "
                         "to write the annotated video instead.")
     summary = {"model": model, "source": source.name, "fps": source.fps, "stride": stride,
                "expected_frames": source.frame_count, "frames": 0, "model_calls": 0,
-               "ended_early": False, "labels": [], "last_label": None, "out": out}
+               "ended_early": False, "stopped": False, "labels": [], "last_label": None,
+               "out": out}
 
     def loop(writer: cv2.VideoWriter | None) -> None:
         result: Result | None = None
@@ -170,10 +192,11 @@ def run_demo(model: str, *, video: str | None = None, camera: int | None = None,
                 else:
                     cv2.imshow(WINDOW, frame)
                     if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                        summary["stopped"] = True
                         break
                 bar.update(index + 1)
         except KeyboardInterrupt:
-            pass  # keep what was written so far
+            summary["stopped"] = True  # keep what was written so far
         finally:
             bar.update(summary["frames"], force=True)
             source.capture.release()
@@ -186,19 +209,23 @@ def run_demo(model: str, *, video: str | None = None, camera: int | None = None,
             cv2.destroyAllWindows()
     else:
         def write(tmp: str) -> None:
-            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
-            writer = cv2.VideoWriter(tmp, fourcc, source.fps, source.size)
+            writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*fourcc), source.fps,
+                                     source.size)
             if not writer.isOpened():
-                raise DemoError(f"Cannot write {out!r}: OpenCV has no mp4v encoder here; "
-                                "use an .avi output name.")
+                other = next(e for e, c in _CODECS.items() if c != fourcc)
+                raise DemoError(f"Cannot write {out!r}: OpenCV has no {fourcc} encoder here; "
+                                f"try an output name ending in {other}.")
             try:
                 loop(writer)
             finally:
                 writer.release()
 
-        _replace_from_temp(out, write, suffix=os.path.splitext(out)[1] or ".mp4")
+        try:
+            _replace_from_temp(out, write, suffix=os.path.splitext(out)[1])
+        except OSError as error:
+            raise DemoError(f"Cannot write {out!r}: {error.strerror or error}.") from None
     expected = source.frame_count
-    if (video is not None and expected and max_frames is None
+    if (video is not None and expected and max_frames is None and not summary["stopped"]
             and summary["frames"] < expected):
         summary["ended_early"] = True
     return summary

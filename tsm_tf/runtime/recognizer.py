@@ -59,6 +59,22 @@ def _close(a: Mapping | None, b: Mapping | None) -> bool:
             and int(a["zero_point"]) == int(b["zero_point"]))
 
 
+def _check_sections(sidecar: Mapping, where: str | os.PathLike | None = None) -> None:
+    """Refuse a sidecar without the sections the recognizer reads, naming the first missing."""
+    from tsm_tf.sidecar import SidecarError
+
+    of = f" of {os.fspath(where)!r}" if where is not None else ""
+    for key in ("input", "preprocess"):
+        if not isinstance(sidecar.get(key), Mapping):
+            raise SidecarError(f"The sidecar{of} has no {key!r} section: it was not written by "
+                               "converters/to_tflite.py (or is damaged); convert again.")
+    states = sidecar.get("states") or []
+    if not isinstance(states, list) or not all(
+            isinstance(s, Mapping) and "input" in s and "output" in s for s in states):
+        raise SidecarError(f"The sidecar{of} lists states without 'input' and 'output' names; "
+                           "convert again.")
+
+
 class Recognizer:
     """A streaming (online) TSM on LiteRT with preprocessing, cache carrying and smoothing.
 
@@ -73,6 +89,7 @@ class Recognizer:
     def __init__(self, session: StreamingSession, sidecar: Mapping,
                  smoothing: str | Smoother | None = "reference", color: str = "bgr"):
         check_streaming(sidecar)
+        _check_sections(sidecar)
         self.session = session
         self.sidecar = dict(sidecar)
         frame = session.frame
@@ -115,7 +132,8 @@ class Recognizer:
                                     "by converters/to_tflite.py.")
         sidecar = read_sidecar(path)
         check_streaming(sidecar, path)
-        states = [(s["input"], s["output"]) for s in sidecar.get("states", [])]
+        _check_sections(sidecar, path)
+        states = [(s["input"], s["output"]) for s in sidecar.get("states") or []]
         session = StreamingSession.open(path, num_threads=num_threads, delegate=delegate,
                                         backend=backend, states=states)
         return cls(session, sidecar, smoothing=smoothing, color=color)
