@@ -29,14 +29,22 @@ def clip_accuracy(recognizer, clips: list[tuple[Path, int]], stride: int,
                   template: str = "img_{:05d}.jpg") -> dict:
     """Top-1 of the mean logits and of the final smoothed label, streaming at ``stride``."""
     mean_hits = smoothed_hits = 0
+    seen = []
     for folder, label in clips:
         files = sorted(folder.glob(template.replace("{:05d}", "*")))
         frames = [cv2.imread(str(f)) for f in files]  # BGR, as OpenCV delivers a camera
+        if not frames or any(f is None for f in frames):
+            raise ValueError(f"{folder}: no readable {template} frames")
         results = list(recognizer.stream(frames, stride=stride))
+        if not results:
+            raise ValueError(f"{folder}: {len(frames)} frames give no model output at stride "
+                             f"{stride}")
+        seen.append(len(results))
         mean = np.mean([r.logits for r in results], axis=0)
         mean_hits += int(np.argmax(mean) == label)
         smoothed_hits += int(results[-1].smoothed_index == label)
-    return {"stride": stride, "clips": len(clips), "frames_seen": len(results),
+    frames_seen = min(seen) if min(seen) == max(seen) else f"{min(seen)}-{max(seen)}"
+    return {"stride": stride, "clips": len(clips), "frames_seen": frames_seen,
             "top1_mean_logits": mean_hits / len(clips),
             "top1_final_smoothed": smoothed_hits / len(clips)}
 

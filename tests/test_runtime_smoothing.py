@@ -35,37 +35,58 @@ def test_mean_of_the_last_k():
     assert out[2][1] == pytest.approx(1 / (1 + math.exp(-1.5)), rel=1e-6)
 
 
-def test_reference_ignores_a_one_frame_flip():
-    # window 3. Window sums and argmax ("window prediction"):
-    #  f1 [1,0]        -> [1,0]  pred 0, first: output 0
-    #  f2 [1,0]        -> [2,0]  pred 0, output 0
-    #  f3 [0,5]        -> [2,5]  pred 1, previous pred 0: change refused, output 0
-    #  f4 [3,0]        -> [4,5]  pred 1, previous pred 1: change accepted, output 1
-    #  f5 [3,0]        -> [6,5]  pred 0, previous pred 1: refused, output 1
-    #  f6 [3,0]        -> [9,0]  pred 0 (f3 left the window), previous 0: output 0
+def test_reference_rule_alone_holds_the_output_one_frame_after_a_change():
+    # window 1: the window prediction is the frame's argmax, so the rule alone is tested.
+    # The reference demo: a new prediction is taken unless the last two outputs differ (the
+    # output just changed), then the last output is repeated.
+    #  pred 2: first, taken            outputs [2]       (history 2, 2)
+    #  pred 0: history equal -> taken  [2, 0]            (2, 0)
+    #  pred 2: history differs -> held [2, 0, 0]         (0, 0)
+    #  pred 0: same                    [.., 0]           (0, 0)
+    #  pred 0: same                    [.., 0]
+    #  pred 1: equal -> taken          [.., 1]           (0, 1)
+    #  pred 2: differs -> held         [.., 1]           (1, 1)
+    #  pred 2: equal -> taken          [.., 2]
+    votes = [2, 0, 2, 0, 0, 1, 2, 2]
+    seq = [np.eye(3)[v] for v in votes]
+    labels = [label for label, _ in run(ReferenceSmoother(window=1), seq)]
+    assert labels == [2, 0, 0, 0, 0, 1, 1, 2]
+    # predictions A, A, B, A: B is taken, the A right after it is held back
+    labels = [label for label, _ in run(ReferenceSmoother(window=1),
+                                        [np.eye(2)[v] for v in (0, 0, 1, 0)])]
+    assert labels == [0, 0, 1, 1]
+
+
+def test_reference_window_sums_logits():
+    # window 3. Window sums and argmax:
+    #  f1 [1,0] -> [1,0] 0 (first)     f2 [1,0] -> [2,0] 0
+    #  f3 [0,5] -> [2,5] 1 (taken: the output was stable)
+    #  f4 [3,0] -> [4,5] 1             f5 [3,0] -> [6,5] 0 (taken: 1 was stable)
+    #  f6 [3,0] -> [9,0] 0 (f3 left the window)
     seq = [[1, 0], [1, 0], [0, 5], [3, 0], [3, 0], [3, 0]]
     labels = [label for label, _ in run(ReferenceSmoother(window=3), seq)]
-    assert labels == [0, 0, 0, 1, 1, 0]
+    assert labels == [0, 0, 1, 1, 0, 0]
 
 
 def test_reference_default_window_is_twelve():
     smoother = make_smoother("reference")
     assert isinstance(smoother, ReferenceSmoother) and smoother.window == 12
     # 12 frames favouring class 1 by 1, then k frames favouring class 0 by 2.5: the window
-    # sum is [2.5 k, 12 - k], class 0 from k = 4 on ([10, 8]; k = 3 gives [7.5, 9]), and the
-    # output follows one frame later, at k = 5 (two agreeing window predictions).
+    # sum is [2.5 k, 12 - k], class 0 from k = 4 on ([10, 8]; k = 3 gives [7.5, 9]), taken at
+    # once since the output had been stable.
     seq = [[0, 1]] * 12 + [[2.5, 0]] * 7
     labels = [label for label, _ in run(smoother, seq)]
     assert labels[:12] == [1] * 12
-    assert labels[12:] == [1, 1, 1, 1, 0, 0, 0]
+    assert labels[12:] == [1, 1, 1, 0, 0, 0, 0]
 
 
 def test_reference_score_is_the_probability_of_the_output_under_the_window_mean():
     smoother = ReferenceSmoother(window=2)
-    smoother.update(np.array([0.0, 2.0], np.float32))
-    label, score = smoother.update(np.array([4.0, 0.0], np.float32))  # mean [2, 1], pred 0
-    assert label == 1  # change refused (previous window prediction was 1)
-    assert score == pytest.approx(float(softmax(np.array([2.0, 1.0]))[1]), rel=1e-6)
+    smoother.update(np.array([0.0, 2.0], np.float32))  # pred 1, first
+    assert smoother.update(np.array([4.0, 0.0], np.float32))[0] == 0  # mean [2, 1]: taken
+    label, score = smoother.update(np.array([0.0, 8.0], np.float32))  # mean [2, 4], pred 1
+    assert label == 0  # held: the output changed on the previous frame
+    assert score == pytest.approx(float(softmax(np.array([2.0, 4.0]))[0]), rel=1e-6)
 
 
 def test_reset_forgets_history():

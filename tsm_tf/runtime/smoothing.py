@@ -5,9 +5,11 @@ Three rules, chosen by name (``make_smoother``):
 - ``"none"``: the frame's own argmax.
 - ``"mean"`` / ``"mean:K"``: argmax of the mean of the last K logit vectors (K = 8 by default).
 - ``"reference"`` / ``"reference:K"``: the reference online demo's rule. The window prediction
-  is the argmax of the sum of the last K = 12 logit vectors. The first window prediction is
-  taken as it is; after that the output changes to a new class only when the two latest window
-  predictions agree on it, so a single-frame flip never reaches the output.
+  is the argmax of the sum of the last K = 12 logit vectors. It becomes the output unless the
+  output changed on the previous frame: then the output is held for this frame (the demo's
+  ``history[-1] != history[-2]`` test), so the output never flips on two frames in a row. The
+  first window prediction is taken as it is. (The demo's Jester-only steps, masking five
+  classes and folding "Doing other things" into "No gesture", are not part of the rule.)
 
 Each ``update(logits) -> (label, score)`` takes one frame's logits ``[C]``; the score is the
 softmax probability of the label under the mean of the window's logits (the frame's own
@@ -93,27 +95,28 @@ class MeanSmoother(_Window):
 
 
 class ReferenceSmoother(_Window):
-    """The reference online demo: windowed sum, a change needs two agreeing window predictions."""
+    """The reference online demo: windowed sum; the output holds for a frame after a change."""
 
     name = "reference"
 
     def __init__(self, window: int = REFERENCE_WINDOW):
         super().__init__(window)
-        self._output: int | None = None
-        self._previous: int | None = None  # the previous window prediction
+        self._last: int | None = None    # the latest output (the demo's history[-1])
+        self._before: int | None = None  # the one before it (history[-2])
 
     def reset(self) -> None:
         super().reset()
-        self._output = None
-        self._previous = None
+        self._last = self._before = None
 
     def update(self, logits: np.ndarray) -> tuple[int, float]:
         mean = self._push(logits)  # argmax of the mean = argmax of the sum
-        candidate = int(np.argmax(mean))
-        if self._output is None or (candidate != self._output and candidate == self._previous):
-            self._output = candidate
-        self._previous = candidate
-        return self._output, float(softmax(mean)[self._output])
+        output = int(np.argmax(mean))
+        if self._last is None:  # the first prediction is taken: history [p, p]
+            self._last = output
+        elif output != self._last and self._last != self._before:
+            output = self._last  # the output just changed: hold it for this frame
+        self._before, self._last = self._last, output
+        return output, float(softmax(mean)[output])
 
 
 def make_smoother(rule: str | Smoother | None = "reference") -> Smoother:

@@ -9,8 +9,8 @@ data class Decision(val label: Int, val score: Float)
  * Temporal smoothing of per-frame logits, the rules of the Python runtime
  * (`tsm_tf.runtime.smoothing`): `none`, `mean[:K]` (argmax of the mean of the last K logit
  * vectors, K = 8) and `reference[:K]` (the reference online demo: the window prediction is the
- * argmax of the last K = 12 logit vectors' sum; the first is taken as it is, later the output
- * changes only when the two latest window predictions agree on the new class).
+ * argmax of the last K = 12 logit vectors' sum and becomes the output, unless the output changed
+ * on the previous frame: then the output is held for this frame; the first is taken as it is).
  */
 abstract class Smoother {
     abstract val rule: String
@@ -104,20 +104,25 @@ class MeanSmoother(window: Int = DEFAULT_MEAN_WINDOW) : WindowSmoother(window) {
 
 class ReferenceSmoother(window: Int = REFERENCE_WINDOW) : WindowSmoother(window) {
     override val rule = "reference:$window"
-    private var output = -1
-    private var previous = -1
+    private var last = -1   // the latest output (the demo's history[-1])
+    private var before = -1 // the one before it (history[-2])
 
     override fun reset() {
         super.reset()
-        output = -1
-        previous = -1
+        last = -1
+        before = -1
     }
 
     override fun update(logits: FloatArray): Decision {
         val mean = push(logits) // argmax of the mean = argmax of the sum
-        val candidate = argmax(mean)
-        if (output < 0 || (candidate != output && candidate == previous)) output = candidate
-        previous = candidate
+        var output = argmax(mean)
+        if (last < 0) {
+            last = output // the first prediction is taken: history [p, p]
+        } else if (output != last && last != before) {
+            output = last // the output just changed: hold it for this frame
+        }
+        before = last
+        last = output
         return Decision(output, softmax(mean)[output])
     }
 }

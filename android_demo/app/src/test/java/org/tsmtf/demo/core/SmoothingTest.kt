@@ -27,21 +27,21 @@ class SmoothingTest {
     }
 
     @Test
-    fun referenceIgnoresASingleFlipAndFollowsTwoAgreeingWindows() {
+    fun referenceHoldsTheOutputOneFrameAfterAChange() {
         // Window 1 makes the window prediction the frame's vote, so the rule alone is tested:
-        // the first prediction is taken; a change needs the two latest predictions to agree.
+        // a new prediction is taken unless the output changed on the previous frame.
         val s = ReferenceSmoother(1)
-        // 2 taken; 0 alone refused; 2 kept; 0 refused; 0 again -> 0; 1 refused; 2 refused; 2 again -> 2.
-        assertEquals(listOf(2, 2, 2, 2, 0, 0, 0, 2), labels(s, listOf(2, 0, 2, 0, 0, 1, 2, 2)))
+        // 2 first; 0 taken; 2 held (0 just changed); 0, 0; 1 taken; 2 held; 2 taken.
+        assertEquals(listOf(2, 0, 0, 0, 0, 1, 1, 2), labels(s, listOf(2, 0, 2, 0, 0, 1, 2, 2)))
     }
 
     @Test
     fun referenceWindowSumsTwelveFrames() {
-        // Twelve votes for 0 then votes for 1: the sum's argmax flips to 1 only after the 7th
-        // vote for 1 (7 > 5); the output follows one frame later (two agreeing predictions).
+        // Twelve votes for 0 then votes for 1: the sum's argmax flips to 1 at the 7th vote for
+        // 1 (7 > 5; the 6th is a tie, which goes to class 0), taken at once (0 was stable).
         val s = ReferenceSmoother()
         val out = labels(s, List(12) { 0 } + List(9) { 1 })
-        assertEquals(List(12) { 0 } + List(7) { 0 } + listOf(1, 1), out)
+        assertEquals(List(12) { 0 } + List(6) { 0 } + listOf(1, 1, 1), out)
         s.reset()
         assertEquals(1, s.update(vote(1)).label) // after reset the first prediction is taken
     }
