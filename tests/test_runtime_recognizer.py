@@ -218,6 +218,63 @@ def test_requantize_by_hand():
     assert StatePair(target, source).requantize and not StatePair(source, source).requantize
 
 
+class _CacheModel:
+    """A stand-in interpreter (the calls StreamingSession makes) for a model no converter here
+    writes: its int8 cache leaves with other quantization than it comes in with. One call:
+    state_out = clip(state_in + frame) (int8 arithmetic), logits = frame; a second cache
+    keeps its quantization."""
+
+    def __init__(self):
+        self.buffers = [np.zeros((1, 4), np.int8) for _ in range(6)]
+        #             name     index  quantization (scale, zero point)
+        self.details = {"in": {"image": (0, (1.0, 0)), "state_a": (1, (0.04, -1)),
+                               "state_b": (2, (0.1, 3))},
+                        "out": {"logits": (3, (1.0, 0)), "state_a": (4, (0.1, 2)),
+                                "state_b": (5, (0.1, 3))}}
+
+    def get_signature_list(self):
+        return {"serving_default": {}}
+
+    def get_signature_runner(self, _):
+        def details(kind):
+            return lambda: {n: {"index": i, "shape": [1, 4], "dtype": np.int8,
+                                "quantization": q} for n, (i, q) in self.details[kind].items()}
+
+        return type("Runner", (), {"get_input_details": staticmethod(details("in")),
+                                   "get_output_details": staticmethod(details("out"))})()
+
+    def tensor(self, index):
+        return lambda: self.buffers[index]
+
+    def get_tensor(self, index):
+        return self.buffers[index].copy()
+
+    def invoke(self):
+        image, a_in, b_in = (self.buffers[i].astype(np.int32) for i in (0, 1, 2))
+        self.buffers[3][...] = image
+        self.buffers[4][...] = np.clip(a_in + image, -128, 127)
+        self.buffers[5][...] = np.clip(b_in + image, -128, 127)
+
+
+def test_a_cache_with_other_output_quantization_is_requantized_when_carried():
+    session = StreamingSession(_CacheModel())
+    plans = {p.input.name: p.requantize for p in session.states}
+    assert plans == {"state_a": True, "state_b": False}
+    frames = np.array([[10, -128, 127, 3], [-5, 60, 1, 0], [7, 7, -7, 100]], np.int8)
+    a, b = np.full(4, -1, np.int64), np.full(4, 3, np.int64)  # reset: the inputs' zero points
+    for frame in frames:
+        session.set_frame(frame[None])
+        session.run()
+        out_a = np.clip(a + frame, -128, 127)  # the model's output codes
+        # dequantized with the output's (0.1, 2), requantized with the input's (0.04, -1):
+        # codes = (q - 2) * 0.1 / 0.04 = (q - 2) * 5 / 2, exact halves rounded away from zero
+        codes = (out_a - 2) * 5 / 2
+        a = np.clip(np.sign(codes) * np.floor(np.abs(codes) + 0.5) - 1, -128, 127)
+        b = np.clip(b + frame, -128, 127)  # same quantization: carried as is
+        np.testing.assert_array_equal(session.interpreter.buffers[1][0], a)
+        np.testing.assert_array_equal(session.interpreter.buffers[2][0], b)
+
+
 @pytest.mark.slow
 def test_stride_and_stream(models, tmp_path):
     flatbuffer = Path(models["float32"]).read_bytes()
