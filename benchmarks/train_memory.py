@@ -57,6 +57,19 @@ def train_command(row: dict, out_dir: str, steps: int, frames: int) -> list[str]
             "--verbose", "2", "--output-dir", out_dir]
 
 
+def exact_estimate(config_path: Path) -> float:
+    """The trainer's estimate in GiB, unrounded: its own function on the run's saved config
+    (one replica, as here). The log prints it to 0.1 GiB only."""
+    from tsm_tf.train.config import load_yaml_config, model_kwargs
+    from tsm_tf.train.memory import estimate_memory
+
+    cfg = load_yaml_config(config_path)
+    accum = int(cfg.get("accum_steps") or 1)
+    estimate = estimate_memory(model_kwargs(cfg), int(cfg["batch_size"]) // accum,
+                               cfg["optimizer"], accum, bool(cfg.get("mixed_precision")))
+    return estimate.total / GIB
+
+
 def measure(row: dict, steps: int, frames: int) -> dict:
     """Run one short training in a child process: its printed estimate and its peak RSS."""
     with tempfile.TemporaryDirectory(prefix="tsm_tf_memory_") as scratch:
@@ -70,15 +83,17 @@ def measure(row: dict, steps: int, frames: int) -> dict:
             _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         text = log_path.read_text(encoding="utf-8", errors="replace")
-    if child.returncode != 0:
-        raise RuntimeError(f"training {row} failed (exit {child.returncode}):\n{text[-2000:]}")
+        if child.returncode != 0:
+            raise RuntimeError(f"training {row} failed (exit {child.returncode}):\n"
+                               f"{text[-2000:]}")
+        estimate = exact_estimate(Path(scratch) / "run" / "config.yaml")
     found = ESTIMATE.search(text)
-    if found is None:
-        raise RuntimeError(f"training {row} printed no memory estimate:\n{text[-2000:]}")
-    estimate = float(found.group(1))
+    if found is None or abs(float(found.group(1)) - estimate) > 0.051:
+        raise RuntimeError(f"training {row} printed no memory estimate, or not "
+                           f"{estimate:.2f} GiB:\n{text[-2000:]}")
     peak = usage.ru_maxrss * 1024 / GIB  # ru_maxrss is in KiB on Linux
-    result = {**row, "estimate_gib": estimate, "peak_rss_gib": round(peak, 2),
-              "ratio": round(estimate / peak, 2),
+    result = {**row, "estimate_gib": round(estimate, 3), "peak_rss_gib": round(peak, 3),
+              "ratio": round(estimate / peak, 3),
               "seconds": round(time.perf_counter() - started, 1)}
     print(f"{row['arch']} {row['input_size']} px, {row['clips']} clips/step: estimate "
           f"{estimate:.2f} GiB, peak RSS {peak:.2f} GiB ({estimate / peak:.2f}x)", flush=True)

@@ -392,3 +392,43 @@ def test_a_model_of_another_dataset_calibrated_on_synthetic_clips(capsys, models
     fails(capsys, [str(model), "--qat", "--root", str(synthetic), "--num-calib", "2",
                    "--out", str(tmp_path / "o2")], "not jester's: pass --calib-list F --root D")
     assert no_outputs(tmp_path / "o2")
+
+
+@pytest.mark.slow
+def test_report_list_of_the_default_synthetic_set_and_exported_file_modes(
+        capsys, models, synthetic, tmp_path, monkeypatch):
+    """--report-list relative to the synthetic set's own folder (no --root) is found; with
+    calibration data that cannot be read, a float export still measures the named list; the
+    files get the permissions of a plain open (0o666 minus the umask)."""
+    import shutil
+    import stat
+
+    cache = tmp_path / "cache"
+    shutil.copytree(synthetic, cache / "synthetic")
+    monkeypatch.setenv("TSM_TF_CACHE", str(cache))
+    out = tmp_path / "out"
+    old_umask = os.umask(0o022)
+    try:
+        code = main([str(models["unidirectional"]), "--int8", "--num-calib", "2",
+                     "--report-list", "val.txt", "--num-report", "2", "--out", str(out),
+                     "--quiet"])
+    finally:
+        os.umask(old_umask)
+    assert code == 0, capsys.readouterr().err
+    sidecar = read_sidecar(out / "unidirectional_offline_int8.tflite")
+    assert sidecar["conversion"]["options"]["report_clips"]["list_file"] == \
+        str(cache / "synthetic" / "val.txt")
+    assert sidecar["report"]["agreement"]["clips"] == 2
+    for path in out.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+    # float32 only, calibration dataset unreadable: the named report list is still measured
+    out2 = tmp_path / "out2"
+    code = main([str(models["unidirectional"]), "--calib-dataset", "jester", "--root",
+                 str(cache / "synthetic"), "--frame-template", "img_{:05d}.jpg",
+                 "--report-list", "val.txt", "--num-report", "2", "--out", str(out2),
+                 "--quiet"])  # jester without --calib-list: no calibration source
+    assert code == 0, capsys.readouterr().err
+    agreement = read_sidecar(out2 / "unidirectional_offline_float32.tflite")["report"][
+        "agreement"]
+    assert agreement is not None and agreement["clips"] == 2

@@ -211,16 +211,20 @@ def _foreign_dataset(args: dict, source) -> str | None:
     return model_dataset
 
 
-def _held_out_source(options: ExportOptions, args: dict, calib: dict | None, source) -> dict:
+def _held_out_source(options: ExportOptions, args: dict, calib: dict | None, source,
+                     calibrated: bool) -> dict | None:
     """The held-out clips' source: --report-list, the run's validation list, the synthetic
-    validation split, else None (the calibration list after the calibration clips)."""
+    validation split, else None (the calibration list after the calibration clips).
+    ``calib`` is the resolved calibration source (None when it could not be); ``calibrated``
+    whether its clips were used for calibration."""
     from tsm_tf.export.calibrate import calibration_source
 
     run = source.run_config or {}
     base = {k: args.get(k) for k in ("dataset", "root", "frame_template", "num_classes")}
+    base["root"] = base["root"] or (calib or {}).get("root")  # e.g. the synthetic set's folder
     if options.report_list:
         held_out = calibration_source(**dict(base, list_file=options.report_list))
-        if calib is not None and Path(held_out["list_file"]).resolve() == \
+        if calibrated and calib is not None and Path(held_out["list_file"]).resolve() == \
                 Path(calib["list_file"]).resolve():
             raise ExportError(f"--report-list {options.report_list} is the calibration list: the "
                               "report measures clips not used for calibration; pass a "
@@ -256,13 +260,14 @@ def _load_data(options: ExportOptions, source, model, need_calib: bool) -> _Data
     except CalibrationError as error:
         if need_calib:
             raise
-        out.notes.append(f"no clips for the agreement check ({error})")
-        return out
+        if not options.report_list:  # a list asked for by name is still measured
+            out.notes.append(f"no clips for the agreement check ({error})")
+            return out
     if need_calib:
         out.calib_clips, _ = load_clips(out.calib, num_clips=options.num_calib, **clips_kw)
     try:
         out.held_out = _held_out_source(options, source_args | {"from_run": args["from_run"]},
-                                        out.calib, source)
+                                        out.calib, source, calibrated=need_calib)
         if out.held_out is not None:
             out.clips, out.labels = load_clips(out.held_out, num_clips=options.num_report,
                                                allow_fewer=True, **clips_kw)
@@ -399,15 +404,20 @@ def _keras_path_for_qat(source, workdir: Path) -> Path:
 
 
 def _write_all(files: list[tuple[Path, bytes]]) -> None:
-    """Write every file or none: all go to temp files first, and only when each is complete
-    are they renamed over their targets, so a failure keeps any earlier export intact."""
+    """Write every file to a temp file beside it first, and rename them over their targets
+    only when each is complete: a failed write (full disk, ...) keeps any earlier export
+    intact. The renames themselves can fail only in rare cases; the error then says how many
+    files were replaced. Files get the permissions a plain ``open`` gives (0o666 minus the
+    umask), and temp names ``tsm_tf.io_utils.is_temp_file`` recognises."""
+    from tsm_tf.io_utils import temp_path_for
+
     temps: list[tuple[Path, Path]] = []
     path = files[0][0] if files else None
     renamed = 0
     try:
         for path, data in files:
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                        suffix=".tmp")
+            temp = temp_path_for(path)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             temps.append((Path(temp), path))
             with os.fdopen(fd, "wb") as stream:
                 stream.write(data)
