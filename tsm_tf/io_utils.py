@@ -39,19 +39,43 @@ def _create_exclusive(tmp: str) -> None:
     os.close(fd)
 
 
-def _replace_from_temp(path: str | os.PathLike, write, suffix: str = ".tmp") -> str:
-    """Create a temp file beside ``path``, let ``write(temp_path)`` fill it, then rename."""
-    path = os.fspath(path)
+def _new_temp(path: str, suffix: str = ".tmp") -> str:
+    """Create (empty, exclusively) and return a fresh temp file beside ``path``."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     for _ in range(100):
         tmp = temp_path_for(path, suffix)
         try:
             _create_exclusive(tmp)
-            break
+            return tmp
         except FileExistsError:
             continue
-    else:  # pragma: no cover - 100 collisions of a 32-bit token
-        raise FileExistsError(f"cannot create a temporary file beside {path}")
+    raise FileExistsError(f"cannot create a temporary file beside {path}")  # pragma: no cover
+
+
+def _write_synced(tmp: str, data: bytes) -> None:
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_temp_beside(path: str | os.PathLike, data: bytes) -> str:
+    """Write ``data`` to a new temp file beside ``path`` (flushed to disk) and return its name;
+    the caller renames it over ``path`` (``os.replace``) when ready, or removes it. For writing
+    several files all-or-nothing; one file: :func:`atomic_write_bytes`."""
+    tmp = _new_temp(os.fspath(path))
+    try:
+        _write_synced(tmp, data)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _replace_from_temp(path: str | os.PathLike, write, suffix: str = ".tmp") -> str:
+    """Create a temp file beside ``path``, let ``write(temp_path)`` fill it, then rename."""
+    path = os.fspath(path)
+    tmp = _new_temp(path, suffix)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -65,13 +89,7 @@ def _replace_from_temp(path: str | os.PathLike, write, suffix: str = ".tmp") -> 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> str:
     """Write ``data`` to ``path`` atomically (flushed to disk before the rename)."""
 
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-
-    return _replace_from_temp(path, write)
+    return _replace_from_temp(path, lambda tmp: _write_synced(tmp, data))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> str:

@@ -246,7 +246,7 @@ def _load_data(options: ExportOptions, source, model, need_calib: bool) -> _Data
     args["num_classes"] = int(config["num_classes"])
     out = _Data(foreign=_foreign_dataset(args, source))
     clips_kw = {"num_segments": int(config["num_segments"]), "input_size": config["input_size"]}
-    source_args = {k: v for k, v in args.items() if k != "from_run"}
+    source_args = {k: v for k, v in args.items() if k != "from_run"}  # calibration_source's
     if out.foreign is not None:
         out.notes.append(
             f"clips from the {args['dataset']} set, not the model's {out.foreign} data: the "
@@ -266,7 +266,7 @@ def _load_data(options: ExportOptions, source, model, need_calib: bool) -> _Data
     if need_calib:
         out.calib_clips, _ = load_clips(out.calib, num_clips=options.num_calib, **clips_kw)
     try:
-        out.held_out = _held_out_source(options, source_args | {"from_run": args["from_run"]},
+        out.held_out = _held_out_source(options, args,
                                         out.calib, source, calibrated=need_calib)
         if out.held_out is not None:
             out.clips, out.labels = load_clips(out.held_out, num_clips=options.num_report,
@@ -409,20 +409,14 @@ def _write_all(files: list[tuple[Path, bytes]]) -> None:
     intact. The renames themselves can fail only in rare cases; the error then says how many
     files were replaced. Files get the permissions a plain ``open`` gives (0o666 minus the
     umask), and temp names ``tsm_tf.io_utils.is_temp_file`` recognises."""
-    from tsm_tf.io_utils import temp_path_for
+    from tsm_tf.io_utils import write_temp_beside
 
     temps: list[tuple[Path, Path]] = []
     path = files[0][0] if files else None
     renamed = 0
     try:
         for path, data in files:
-            temp = temp_path_for(path)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            temps.append((Path(temp), path))
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
+            temps.append((Path(write_temp_beside(path, data)), path))
         for temp, path in temps:
             os.replace(temp, path)
             renamed += 1
